@@ -1,0 +1,46 @@
+//! Formosa's store: the data model, the embedded GeoPackage store with its in-memory
+//! R-tree indexes, the elevation pyramid, and the Web Mercator math shared by encoders.
+//!
+//! Data flows one way through Formosa: importers write here, encoders read from here.
+
+pub mod elevation;
+pub mod geometry_blob;
+pub mod gpkg;
+pub mod index;
+pub mod mercator;
+pub mod model;
+mod store;
+
+pub use model::{Column, ColumnType, Coord, Envelope, Feature, Geometry, LayerKind, NewFeature, Value};
+pub use store::{coerce, validate_layer_name, Import, ImportMode, ImportSpec, Layer, LayerInfo, Store};
+
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open store {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("{0} is an SQLite file but not a GeoPackage; refusing to write into it")]
+    NotAStore(PathBuf),
+    #[error("layer name '{0}' is not allowed: use lower-case letters, digits and '_', starting with a letter (at most 63), and no gpkg_/rtree_/sqlite_/formosa_ prefix or 'terrain'")]
+    BadLayerName(String),
+    #[error("no layer named '{0}' in the store")]
+    UnknownLayer(String),
+    #[error("layer '{layer}' holds {existing} features; cannot append {requested} features to it")]
+    KindMismatch { layer: String, existing: String, requested: String },
+    #[error("feature {id} has a corrupt geometry: {reason}")]
+    CorruptGeometry { id: i64, reason: String },
+    #[error("{0}")]
+    Schema(String),
+    #[error("elevation tile: {0}")]
+    Elevation(String),
+    #[error("store database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    fn open(path: &Path, e: impl std::fmt::Display) -> Self {
+        StoreError::Open { path: path.to_path_buf(), reason: e.to_string() }
+    }
+}

@@ -1,0 +1,268 @@
+//! The typed feature model: which layer kinds exist, which attributes each kind carries,
+//! and the values and geometries a feature is made of.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a layer holds. Each kind has a fixed set of typed attribute columns, so that
+/// encoders and styles can rely on them whatever the agency called them in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerKind {
+    /// 地籍: cadastral parcels.
+    Cadastral,
+    /// 管線: underground utility lines.
+    Pipelines,
+    /// 建物: building footprints with heights.
+    Buildings,
+    /// Any other base-map layer (admin boundaries, roads, water, landmarks).
+    Vector,
+}
+
+impl LayerKind {
+    pub const ALL: [LayerKind; 4] = [Self::Cadastral, Self::Pipelines, Self::Buildings, Self::Vector];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cadastral => "cadastral",
+            Self::Pipelines => "pipelines",
+            Self::Buildings => "buildings",
+            Self::Vector => "vector",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The typed attribute columns of this kind, in table order (after `fid` and `geom`).
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            Self::Cadastral => CADASTRAL_COLUMNS,
+            Self::Pipelines => PIPELINE_COLUMNS,
+            Self::Buildings => BUILDING_COLUMNS,
+            Self::Vector => VECTOR_COLUMNS,
+        }
+    }
+
+    /// The GeoPackage geometry type name declared for the layer's geometry column.
+    pub fn geometry_type_name(self) -> &'static str {
+        match self {
+            Self::Cadastral | Self::Buildings => "MULTIPOLYGON",
+            Self::Pipelines => "MULTILINESTRING",
+            Self::Vector => "GEOMETRY",
+        }
+    }
+}
+
+impl fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+use ColumnType::{Integer, Real, Text};
+const CADASTRAL_COLUMNS: &[Column] = &[
+    Column::new("parcel_no", Text),
+    Column::new("section", Text),
+    Column::new("county_code", Text),
+    Column::new("town_code", Text),
+    Column::new("land_use", Text),
+    Column::new("area_m2", Real),
+];
+const PIPELINE_COLUMNS: &[Column] = &[
+    Column::new("utility", Text),
+    Column::new("owner", Text),
+    Column::new("diameter_mm", Real),
+    Column::new("depth_m", Real),
+    Column::new("material", Text),
+    Column::new("install_year", Integer),
+    Column::new("status", Text),
+];
+const BUILDING_COLUMNS: &[Column] = &[
+    Column::new("height_m", Real),
+    Column::new("floors", Integer),
+    Column::new("use", Text),
+    Column::new("structure", Text),
+    Column::new("name", Text),
+];
+const VECTOR_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text)];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Real,
+}
+
+impl ColumnType {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Self::Text => "TEXT",
+            Self::Integer => "INTEGER",
+            Self::Real => "REAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+}
+
+impl Column {
+    const fn new(name: &'static str, ty: ColumnType) -> Self {
+        Self { name, ty }
+    }
+}
+
+/// One attribute value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Value {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Real(r) => Some(*r),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+/// A position: longitude, latitude in degrees (WGS84) and, for 3D data, z in metres.
+pub type Coord = [f64; 3];
+pub type Ring = Vec<Coord>;
+
+/// Geometry as the store keeps it: WGS84 lon/lat, optional z, always the "multi" form
+/// for lines and polygons so that one layer has one geometry type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Geometry {
+    Point(Coord),
+    MultiPoint(Vec<Coord>),
+    MultiLineString(Vec<Vec<Coord>>),
+    /// Polygons, each a list of rings: the exterior first, then holes.
+    MultiPolygon(Vec<Vec<Ring>>),
+}
+
+impl Geometry {
+    /// Every coordinate, in order.
+    pub fn coords(&self) -> Box<dyn Iterator<Item = &Coord> + '_> {
+        match self {
+            Geometry::Point(c) => Box::new(std::iter::once(c)),
+            Geometry::MultiPoint(v) => Box::new(v.iter()),
+            Geometry::MultiLineString(v) => Box::new(v.iter().flatten()),
+            Geometry::MultiPolygon(v) => Box::new(v.iter().flatten().flatten()),
+        }
+    }
+
+    pub fn coords_mut(&mut self) -> Box<dyn Iterator<Item = &mut Coord> + '_> {
+        match self {
+            Geometry::Point(c) => Box::new(std::iter::once(c)),
+            Geometry::MultiPoint(v) => Box::new(v.iter_mut()),
+            Geometry::MultiLineString(v) => Box::new(v.iter_mut().flatten()),
+            Geometry::MultiPolygon(v) => Box::new(v.iter_mut().flatten().flatten()),
+        }
+    }
+
+    /// The 2D bounding box, or None for an empty geometry.
+    pub fn envelope(&self) -> Option<Envelope> {
+        let mut env: Option<Envelope> = None;
+        for c in self.coords() {
+            env = Some(match env {
+                None => Envelope { min_x: c[0], min_y: c[1], max_x: c[0], max_y: c[1] },
+                Some(e) => e.expand(c[0], c[1]),
+            });
+        }
+        env
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.coords().next().is_none()
+    }
+
+    /// Converts to `geo-types` for 2D algorithms (z is dropped).
+    pub fn to_geo(&self) -> geo_types::Geometry<f64> {
+        use geo_types as g;
+        let ls = |v: &Vec<Coord>| g::LineString::from(v.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>());
+        match self {
+            Geometry::Point(c) => g::Point::new(c[0], c[1]).into(),
+            Geometry::MultiPoint(v) => g::MultiPoint::from(v.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>()).into(),
+            Geometry::MultiLineString(v) => g::MultiLineString::new(v.iter().map(ls).collect()).into(),
+            Geometry::MultiPolygon(v) => g::MultiPolygon::new(
+                v.iter()
+                    .filter(|rings| !rings.is_empty())
+                    .map(|rings| g::Polygon::new(ls(&rings[0]), rings[1..].iter().map(ls).collect()))
+                    .collect(),
+            )
+            .into(),
+        }
+    }
+}
+
+/// An axis-aligned 2D box.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub min_x: f64,
+    pub min_y: f64,
+    pub max_x: f64,
+    pub max_y: f64,
+}
+
+impl Envelope {
+    pub fn expand(self, x: f64, y: f64) -> Self {
+        Self { min_x: self.min_x.min(x), min_y: self.min_y.min(y), max_x: self.max_x.max(x), max_y: self.max_y.max(y) }
+    }
+    pub fn union(self, o: Envelope) -> Self {
+        Self {
+            min_x: self.min_x.min(o.min_x),
+            min_y: self.min_y.min(o.min_y),
+            max_x: self.max_x.max(o.max_x),
+            max_y: self.max_y.max(o.max_y),
+        }
+    }
+    pub fn intersects(&self, o: &Envelope) -> bool {
+        self.min_x <= o.max_x && o.min_x <= self.max_x && self.min_y <= o.max_y && o.min_y <= self.max_y
+    }
+}
+
+/// A feature ready to be written: geometry in WGS84 and the kind's columns in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFeature {
+    pub geometry: Geometry,
+    /// One value per column of the layer's kind, in `LayerKind::columns` order.
+    pub values: Vec<Value>,
+    /// Source attributes that map to no column, kept as a JSON object (original names).
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A feature read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    pub id: i64,
+    pub geometry: Geometry,
+    /// Column name → value, the kind's columns first, then the extra source attributes.
+    pub properties: Vec<(String, Value)>,
+}
+
+impl Feature {
+    pub fn property(&self, name: &str) -> Option<&Value> {
+        self.properties.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}

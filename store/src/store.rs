@@ -1,0 +1,520 @@
+//! The store: one GeoPackage file per deployment. Opening it loads every layer's spatial
+//! index into memory; imports write inside one SQLite transaction and become visible
+//! all at once at commit, so a crash at any moment leaves the previous contents intact.
+
+use crate::geometry_blob;
+use crate::gpkg;
+use crate::index::SpatialIndex;
+use crate::model::{ColumnType, Envelope, Feature, LayerKind, NewFeature, Value};
+use crate::StoreError;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// What the catalogue knows about one layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerInfo {
+    pub name: String,
+    /// "cadastral", "pipelines", "buildings", "vector" or "terrain".
+    pub kind: String,
+    pub source: String,
+    /// The CRS the source data was in (e.g. "EPSG:3826"); the store itself is EPSG:4326.
+    pub source_crs: String,
+    pub imported_at: String,
+    pub feature_count: u64,
+    pub has_z: bool,
+    pub extent: Option<Envelope>,
+    pub details: serde_json::Value,
+}
+
+impl LayerInfo {
+    pub fn feature_kind(&self) -> Option<LayerKind> {
+        LayerKind::parse(&self.kind)
+    }
+}
+
+/// A feature layer as the server sees it: its catalogue entry and its spatial index.
+pub struct Layer {
+    pub info: LayerInfo,
+    pub index: SpatialIndex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// The layer's previous contents are replaced (atomically, at commit).
+    Replace,
+    /// Features are added to the layer's existing contents.
+    Append,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportSpec {
+    pub layer: String,
+    pub kind: LayerKind,
+    pub mode: ImportMode,
+    pub source: String,
+    pub source_crs: String,
+    pub has_z: bool,
+}
+
+pub struct Store {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    layers: RwLock<BTreeMap<String, Arc<Layer>>>,
+}
+
+/// Names that would collide with GeoPackage or SQLite internals are refused.
+pub fn validate_layer_name(name: &str) -> Result<(), StoreError> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let ok_start = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    let reserved = ["gpkg_", "rtree_", "sqlite_", "formosa_"].iter().any(|p| name.starts_with(p)) || name == "terrain";
+    if !ok_chars || !ok_start || name.len() > 63 || reserved {
+        return Err(StoreError::BadLayerName(name.to_string()));
+    }
+    Ok(())
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| StoreError::open(path, e))?;
+    if read_only {
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        gpkg::register_functions(&conn)?;
+    } else {
+        gpkg::configure(&conn).map_err(|e| StoreError::open(path, e))?;
+    }
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens the store at `path`, creating an empty GeoPackage if there is none, and loads
+    /// every layer's spatial index.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn = open_connection(&path, false)?;
+        let is_gpkg: bool = {
+            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0)).map_err(|e| StoreError::open(&path, e))?;
+            let app: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+            tables == 0 || app == 0x4750_4B47
+        };
+        if !is_gpkg {
+            return Err(StoreError::NotAStore(path));
+        }
+        gpkg::ensure_schema(&conn)?;
+        let store = Store { path, readers: Mutex::new(vec![conn]), layers: RwLock::new(BTreeMap::new()) };
+        store.reload()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with a pooled connection (opened on demand, returned afterwards).
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.readers.lock().unwrap().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_connection(&self.path, false)?,
+        };
+        let out = f(&conn);
+        self.readers.lock().unwrap().push(conn);
+        out
+    }
+
+    /// Re-reads the catalogue and rebuilds every layer's index.
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let infos = self.with_conn(read_catalogue)?;
+        let mut layers = BTreeMap::new();
+        for info in infos {
+            let layer = self.load_layer(info)?;
+            layers.insert(layer.info.name.clone(), Arc::new(layer));
+        }
+        *self.layers.write().unwrap() = layers;
+        Ok(())
+    }
+
+    fn load_layer(&self, info: LayerInfo) -> Result<Layer, StoreError> {
+        if info.feature_kind().is_none() {
+            return Ok(Layer { info, index: SpatialIndex::default() });
+        }
+        let entries = self.with_conn(|conn| {
+            let sql = format!("SELECT id, minx, miny, maxx, maxy FROM \"{}\"", gpkg::rtree_name(&info.name));
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, Envelope { min_x: r.get(1)?, min_y: r.get(2)?, max_x: r.get(3)?, max_y: r.get(4)? }))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        Ok(Layer { index: SpatialIndex::bulk_load(entries), info })
+    }
+
+    /// All layers (feature layers and terrain), by name.
+    pub fn layers(&self) -> Vec<Arc<Layer>> {
+        self.layers.read().unwrap().values().cloned().collect()
+    }
+
+    pub fn layer(&self, name: &str) -> Option<Arc<Layer>> {
+        self.layers.read().unwrap().get(name).cloned()
+    }
+
+    fn feature_layer(&self, name: &str) -> Result<(Arc<Layer>, LayerKind), StoreError> {
+        let layer = self.layer(name).ok_or_else(|| StoreError::UnknownLayer(name.to_string()))?;
+        let kind = layer.info.feature_kind().ok_or_else(|| StoreError::UnknownLayer(name.to_string()))?;
+        Ok((layer, kind))
+    }
+
+    /// Ids of the features of `layer` whose envelope intersects `bbox` (lon/lat).
+    pub fn query_ids(&self, layer: &str, bbox: &Envelope) -> Result<Vec<i64>, StoreError> {
+        let (layer, _) = self.feature_layer(layer)?;
+        Ok(layer.index.query(bbox))
+    }
+
+    /// Reads features by id; ids that do not exist are left out.
+    pub fn features(&self, layer: &str, ids: &[i64]) -> Result<Vec<Feature>, StoreError> {
+        let (_, kind) = self.feature_layer(layer)?;
+        self.with_conn(|conn| {
+            let cols: Vec<String> = kind.columns().iter().map(|c| format!("\"{}\"", c.name)).collect();
+            let sql = format!("SELECT fid, geom, {}, source_attributes FROM \"{layer}\" WHERE fid = ?1", cols.join(", "));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(f) = stmt.query_row([id], |r| row_to_feature(r, kind)).optional()? {
+                    out.push(f?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn feature(&self, layer: &str, id: i64) -> Result<Option<Feature>, StoreError> {
+        Ok(self.features(layer, &[id])?.pop())
+    }
+
+    /// Starts an import into `spec.layer`. Nothing is visible to readers until
+    /// [`Import::commit`]; dropping the import (or a crash) rolls it back.
+    pub fn begin_import(&self, spec: ImportSpec) -> Result<Import, StoreError> {
+        validate_layer_name(&spec.layer)?;
+        let conn = open_connection(&self.path, false)?;
+        Import::begin(conn, spec)
+    }
+
+    /// Opens a separate write connection (for the terrain writer).
+    pub(crate) fn write_connection(&self) -> Result<Connection, StoreError> {
+        open_connection(&self.path, false)
+    }
+
+    pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.with_conn(f)
+    }
+
+    /// Size of the store file in bytes (with its write-ahead log).
+    pub fn file_size(&self) -> u64 {
+        let wal = self.path.with_extension(format!("{}-wal", self.path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+        [self.path.clone(), wal].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+    }
+}
+
+fn read_catalogue(conn: &Connection) -> Result<Vec<LayerInfo>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT l.name, l.kind, l.source, l.source_crs, l.imported_at, l.feature_count, l.has_z, l.details,
+                c.min_x, c.min_y, c.max_x, c.max_y
+         FROM formosa_layers l LEFT JOIN gpkg_contents c ON c.table_name = l.name ORDER BY l.name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let details: String = r.get(7)?;
+        let extent = match (r.get::<_, Option<f64>>(8)?, r.get::<_, Option<f64>>(9)?, r.get::<_, Option<f64>>(10)?, r.get::<_, Option<f64>>(11)?) {
+            (Some(min_x), Some(min_y), Some(max_x), Some(max_y)) => Some(Envelope { min_x, min_y, max_x, max_y }),
+            _ => None,
+        };
+        let kind: String = r.get(1)?;
+        // The terrain's extent is kept in EPSG:3857 (its tile matrix set's CRS).
+        let extent = if kind == "terrain" {
+            extent.map(|e| {
+                let (min_x, min_y) = crate::mercator::to_lonlat(e.min_x, e.min_y);
+                let (max_x, max_y) = crate::mercator::to_lonlat(e.max_x, e.max_y);
+                Envelope { min_x, min_y, max_x, max_y }
+            })
+        } else {
+            extent
+        };
+        Ok(LayerInfo {
+            name: r.get(0)?,
+            kind,
+            source: r.get(2)?,
+            source_crs: r.get(3)?,
+            imported_at: r.get(4)?,
+            feature_count: r.get::<_, i64>(5)? as u64,
+            has_z: r.get::<_, i64>(6)? != 0,
+            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+            extent,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn row_to_feature(r: &rusqlite::Row, kind: LayerKind) -> rusqlite::Result<Result<Feature, StoreError>> {
+    let id: i64 = r.get(0)?;
+    let blob: Vec<u8> = r.get(1)?;
+    let mut properties = Vec::with_capacity(kind.columns().len() + 4);
+    for (i, c) in kind.columns().iter().enumerate() {
+        let v = match r.get_ref(2 + i)? {
+            rusqlite::types::ValueRef::Null => Value::Null,
+            rusqlite::types::ValueRef::Integer(n) => Value::Integer(n),
+            rusqlite::types::ValueRef::Real(x) => Value::Real(x),
+            rusqlite::types::ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            rusqlite::types::ValueRef::Blob(_) => Value::Null,
+        };
+        properties.push((c.name.to_string(), v));
+    }
+    let extra: Option<String> = r.get(2 + kind.columns().len())?;
+    if let Some(Ok(serde_json::Value::Object(map))) = extra.as_deref().map(serde_json::from_str) {
+        for (k, v) in map {
+            let v = match v {
+                serde_json::Value::Null => Value::Null,
+                serde_json::Value::Bool(b) => Value::Integer(b as i64),
+                serde_json::Value::Number(n) => n.as_i64().map(Value::Integer).unwrap_or(Value::Real(n.as_f64().unwrap_or(f64::NAN))),
+                serde_json::Value::String(s) => Value::Text(s),
+                other => Value::Text(other.to_string()),
+            };
+            properties.push((k, v));
+        }
+    }
+    Ok(match geometry_blob::decode(&blob) {
+        Ok((geometry, _)) => Ok(Feature { id, geometry, properties }),
+        Err(e) => Err(StoreError::CorruptGeometry { id, reason: e.to_string() }),
+    })
+}
+
+/// An import in progress: one open write transaction on its own connection.
+pub struct Import {
+    conn: Connection,
+    spec: ImportSpec,
+    insert_sql: String,
+    /// Envelopes of the inserted features, for the R*Tree (filled in bulk at commit on replace).
+    entries: Vec<(i64, Envelope)>,
+    extent: Option<Envelope>,
+    count: u64,
+    /// True when adding to an existing layer (its triggers then maintain the R*Tree).
+    appending: bool,
+    finished: bool,
+}
+
+impl Import {
+    fn begin(conn: Connection, spec: ImportSpec) -> Result<Import, StoreError> {
+        // IMMEDIATE: take the write lock now, so a concurrent writer fails fast, not at commit.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let mut import = Import {
+            insert_sql: insert_sql(&spec.layer, spec.kind),
+            conn,
+            spec,
+            entries: Vec::new(),
+            extent: None,
+            count: 0,
+            appending: false,
+            finished: false,
+        };
+        import.prepare_table()?;
+        Ok(import)
+    }
+
+    fn prepare_table(&mut self) -> Result<(), StoreError> {
+        let name = &self.spec.layer;
+        let existing: Option<String> =
+            self.conn.query_row("SELECT kind FROM formosa_layers WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        match (self.spec.mode, existing) {
+            (ImportMode::Append, Some(kind)) if kind == self.spec.kind.as_str() => {
+                // Appending: the existing triggers maintain the R*Tree row by row.
+                let (count, has_z): (i64, i64) = self.conn.query_row(
+                    "SELECT feature_count, has_z FROM formosa_layers WHERE name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                self.count = count as u64;
+                self.appending = true;
+                self.spec.has_z |= has_z != 0;
+                self.extent = self.conn.query_row(
+                    "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?1",
+                    [name],
+                    |r| {
+                        Ok(match (r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?, r.get::<_, Option<f64>>(2)?, r.get::<_, Option<f64>>(3)?) {
+                            (Some(a), Some(b), Some(c), Some(d)) => Some(Envelope { min_x: a, min_y: b, max_x: c, max_y: d }),
+                            _ => None,
+                        })
+                    },
+                )?;
+                Ok(())
+            }
+            (ImportMode::Append, Some(kind)) => Err(StoreError::KindMismatch {
+                layer: name.clone(),
+                existing: kind,
+                requested: self.spec.kind.to_string(),
+            }),
+            _ => {
+                if gpkg::table_exists(&self.conn, name)? {
+                    gpkg::drop_layer(&self.conn, name)?;
+                }
+                self.conn.execute_batch(&gpkg::create_layer_table_sql(name, self.spec.kind))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes one feature; returns its id.
+    pub fn insert(&mut self, f: &NewFeature) -> Result<i64, StoreError> {
+        let columns = self.spec.kind.columns();
+        if f.values.len() != columns.len() {
+            return Err(StoreError::Schema(format!(
+                "{} values given for the {} columns of a {} layer",
+                f.values.len(),
+                columns.len(),
+                self.spec.kind
+            )));
+        }
+        let env = f.geometry.envelope().ok_or_else(|| StoreError::Schema("empty geometry".into()))?;
+        if [env.min_x, env.min_y, env.max_x, env.max_y].iter().any(|v| !v.is_finite()) {
+            return Err(StoreError::Schema("geometry has non-finite coordinates".into()));
+        }
+        let blob = geometry_blob::encode(&f.geometry, gpkg::SRS_WGS84, self.spec.has_z);
+        let extra = if f.extra.is_empty() { None } else { Some(serde_json::Value::Object(f.extra.clone()).to_string()) };
+        let mut stmt = self.conn.prepare_cached(&self.insert_sql)?;
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(columns.len() + 2);
+        params.push(&blob);
+        for (v, c) in f.values.iter().zip(columns) {
+            params.push(match (v, c.ty) {
+                (Value::Null, _) => &rusqlite::types::Null,
+                (Value::Integer(i), _) => i,
+                (Value::Real(r), _) => r,
+                (Value::Text(s), _) => s,
+            });
+        }
+        params.push(&extra);
+        stmt.execute(params.as_slice())?;
+        let id = self.conn.last_insert_rowid();
+        if !self.appending {
+            self.entries.push((id, env));
+        }
+        self.extent = Some(self.extent.map_or(env, |e| e.union(env)));
+        self.count += 1;
+        Ok(id)
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Builds the spatial index and the catalogue entries, then commits: from this
+    /// moment on, readers see the new contents.
+    pub fn commit(mut self, details: serde_json::Value) -> Result<LayerInfo, StoreError> {
+        let name = self.spec.layer.clone();
+        let rtree = gpkg::rtree_name(&name);
+        if !self.appending {
+            self.conn.execute_batch(&gpkg::create_rtree_sql(&name))?;
+            // Inserting in a space-filling order keeps R*Tree node splits local: faster.
+            let mut entries = std::mem::take(&mut self.entries);
+            sort_by_hilbert(&mut entries);
+            {
+                let mut stmt = self.conn.prepare(&format!("INSERT INTO \"{rtree}\" VALUES (?1, ?2, ?3, ?4, ?5)"))?;
+                for (id, e) in &entries {
+                    stmt.execute(params![id, e.min_x, e.max_x, e.min_y, e.max_y])?;
+                }
+            }
+            self.conn.execute_batch(&gpkg::rtree_triggers_sql(&name))?;
+            gpkg::register_feature_table(&self.conn, &name, self.spec.kind, self.spec.has_z)?;
+        } else {
+            self.conn.execute("UPDATE gpkg_geometry_columns SET z = ?2 WHERE table_name = ?1", params![name, self.spec.has_z as i32])?;
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Some(e) = self.extent {
+            self.conn.execute(
+                "UPDATE gpkg_contents SET min_x = ?2, min_y = ?3, max_x = ?4, max_y = ?5, last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1",
+                params![name, e.min_x, e.min_y, e.max_x, e.max_y],
+            )?;
+        }
+        self.conn.execute(
+            "INSERT OR REPLACE INTO formosa_layers (name, kind, source, source_crs, imported_at, feature_count, has_z, details)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![name, self.spec.kind.as_str(), self.spec.source, self.spec.source_crs, now, self.count as i64, self.spec.has_z as i32, details.to_string()],
+        )?;
+        self.conn.execute_batch("COMMIT")?;
+        self.finished = true;
+        let info = read_catalogue(&self.conn)?.into_iter().find(|l| l.name == name).expect("layer just committed");
+        Ok(info)
+    }
+
+    /// Gives up: nothing of this import is kept.
+    pub fn rollback(mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("ROLLBACK")?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for Import {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn insert_sql(table: &str, kind: LayerKind) -> String {
+    let cols: Vec<String> = kind.columns().iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let marks: Vec<String> = (0..kind.columns().len() + 2).map(|i| format!("?{}", i + 1)).collect();
+    format!("INSERT INTO \"{table}\" (geom, {}, source_attributes) VALUES ({})", cols.join(", "), marks.join(", "))
+}
+
+/// Orders envelopes along a Hilbert curve of their centres.
+fn sort_by_hilbert(entries: &mut [(i64, Envelope)]) {
+    let Some(total) = entries.iter().map(|(_, e)| *e).reduce(Envelope::union) else { return };
+    let w = (total.max_x - total.min_x).max(1e-12);
+    let h = (total.max_y - total.min_y).max(1e-12);
+    let key = |e: &Envelope| {
+        let x = (((e.min_x + e.max_x) / 2.0 - total.min_x) / w * 65535.0) as u32;
+        let y = (((e.min_y + e.max_y) / 2.0 - total.min_y) / h * 65535.0) as u32;
+        hilbert_index(x.min(65535), y.min(65535))
+    };
+    entries.sort_by_cached_key(|(_, e)| key(e));
+}
+
+/// Position of (x, y) on a 2^16 × 2^16 Hilbert curve.
+fn hilbert_index(mut x: u32, mut y: u32) -> u64 {
+    let n: u32 = 1 << 16;
+    let mut d: u64 = 0;
+    let mut s = n / 2;
+    while s > 0 {
+        let rx = ((x & s) > 0) as u32;
+        let ry = ((y & s) > 0) as u32;
+        d += (s as u64) * (s as u64) * ((3 * rx) ^ ry) as u64;
+        if ry == 0 {
+            if rx == 1 {
+                x = n - 1 - x;
+                y = n - 1 - y;
+            }
+            std::mem::swap(&mut x, &mut y);
+        }
+        s /= 2;
+    }
+    d
+}
+
+/// Column types accepted for a value, for callers that build `NewFeature`s.
+pub fn coerce(value: Value, ty: ColumnType) -> Value {
+    match (value, ty) {
+        (Value::Text(s), ColumnType::Integer) => s.trim().parse::<i64>().map(Value::Integer).unwrap_or_else(|_| {
+            s.trim().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| Value::Integer(f as i64)).unwrap_or(Value::Null)
+        }),
+        (Value::Text(s), ColumnType::Real) => s.trim().parse::<f64>().map(Value::Real).unwrap_or(Value::Null),
+        (Value::Real(r), ColumnType::Integer) if r.fract() == 0.0 => Value::Integer(r as i64),
+        (Value::Real(r), ColumnType::Text) => Value::Text(r.to_string()),
+        (Value::Integer(i), ColumnType::Real) => Value::Real(i as f64),
+        (Value::Integer(i), ColumnType::Text) => Value::Text(i.to_string()),
+        (v, _) => v,
+    }
+}
