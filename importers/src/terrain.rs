@@ -1,0 +1,266 @@
+//! DEM import: a GeoTIFF (or any GDAL raster) in any CRS becomes the store's elevation
+//! pyramid, 256×256 float tiles on the Web Mercator grid, resampled once here so the
+//! terrain encoders only ever read tiles.
+//!
+//! Heights are kept as the source gives them (orthometric, TWVD2001 for Taiwan's DEMs);
+//! the geoid offset to ellipsoidal heights is applied by the 3D encoders.
+
+use crate::crs;
+use crate::progress;
+use crate::report::ImportReport;
+use crate::source::init_gdal;
+use crate::ImportError;
+use formosa_store::elevation::{NO_DATA, TILE_SIZE};
+use formosa_store::mercator::{self, tile_bounds_m, tiles_covering_m};
+use formosa_store::{Envelope, Store};
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct TerrainOptions {
+    pub path: PathBuf,
+    pub srs: Option<String>,
+    /// Deepest pyramid level; by default the level whose pixels are just finer than the DEM's.
+    pub max_zoom: Option<u8>,
+    pub progress: bool,
+}
+
+/// The DEM in memory, with the affine transform from source coordinates to pixels.
+struct Dem {
+    width: usize,
+    height: usize,
+    values: Vec<f64>,
+    nodata: Option<f64>,
+    /// Inverse geotransform: source x/y → fractional column/row (of cell corners).
+    inv: [f64; 6],
+}
+
+impl Dem {
+    fn valid(&self, v: f64) -> bool {
+        v.is_finite() && self.nodata.is_none_or(|nd| v != nd)
+    }
+
+    /// Bilinear sample between cell centres; near nodata, weighted over the valid corners only.
+    fn sample(&self, x: f64, y: f64) -> Option<f64> {
+        let col = self.inv[0] + x * self.inv[1] + y * self.inv[2] - 0.5;
+        let row = self.inv[3] + x * self.inv[4] + y * self.inv[5] - 0.5;
+        if !(col > -0.5 && row > -0.5 && col < self.width as f64 - 0.5 && row < self.height as f64 - 0.5) {
+            return None;
+        }
+        let c0 = (col.floor().max(0.0) as usize).min(self.width - 1);
+        let r0 = (row.floor().max(0.0) as usize).min(self.height - 1);
+        let c1 = (c0 + 1).min(self.width - 1);
+        let r1 = (r0 + 1).min(self.height - 1);
+        let fx = (col - c0 as f64).clamp(0.0, 1.0);
+        let fy = (row - r0 as f64).clamp(0.0, 1.0);
+        let at = |c: usize, r: usize| self.values[r * self.width + c];
+        let corners = [(at(c0, r0), (1.0 - fx) * (1.0 - fy)), (at(c1, r0), fx * (1.0 - fy)), (at(c0, r1), (1.0 - fx) * fy), (at(c1, r1), fx * fy)];
+        let (sum, weight) = corners
+            .iter()
+            .filter(|(v, _)| self.valid(*v))
+            .fold((0.0, 0.0), |(s, tw), (v, w)| (s + v * w, tw + w));
+        (weight > 1e-9).then(|| sum / weight)
+    }
+}
+
+fn invert(gt: [f64; 6]) -> Option<[f64; 6]> {
+    let det = gt[1] * gt[5] - gt[2] * gt[4];
+    if det.abs() < 1e-30 {
+        return None;
+    }
+    let inv_det = 1.0 / det;
+    let a = gt[5] * inv_det;
+    let b = -gt[2] * inv_det;
+    let d = -gt[4] * inv_det;
+    let e = gt[1] * inv_det;
+    Some([-gt[0] * a - gt[3] * b, a, b, -gt[0] * d - gt[3] * e, d, e])
+}
+
+pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportReport, ImportError> {
+    init_gdal();
+    let started = Instant::now();
+    let path = &opts.path;
+    let meta = std::fs::metadata(path).map_err(|_| ImportError::NotFound(path.clone()))?;
+    if meta.len() == 0 {
+        return Err(ImportError::Empty { path: path.clone() });
+    }
+    let ds = Dataset::open_ex(path, DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_RASTER, ..Default::default() })
+        .map_err(|_| {
+            if Dataset::open_ex(path, DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_VECTOR, ..Default::default() }).is_ok() {
+                ImportError::WrongKind {
+                    path: path.clone(),
+                    found: "vector data".into(),
+                    expected: "a DEM raster (GeoTIFF or any GDAL raster)".into(),
+                    command: "terrain".into(),
+                }
+            } else {
+                ImportError::Unreadable { path: path.clone(), reason: "not a raster GDAL can read".into() }
+            }
+        })?;
+    let srs = match (&opts.srs, ds.spatial_ref()) {
+        (Some(t), _) => crs::parse_srs(t)?,
+        (None, Ok(s)) => s,
+        (None, Err(_)) => return Err(ImportError::NoCrs { path: path.clone() }),
+    };
+    let srs_label = crs::label(&srs);
+    let gt = ds.geo_transform().map_err(|_| ImportError::Unreadable { path: path.clone(), reason: "the raster has no georeferencing (geotransform)".into() })?;
+    let inv = invert(gt).ok_or_else(|| ImportError::Unreadable { path: path.clone(), reason: "degenerate geotransform".into() })?;
+    let band = ds.rasterband(1)?;
+    let (width, height) = band.size();
+    let nodata = band.no_data_value();
+    let buf = band
+        .read_as::<f64>((0, 0), (width, height), (width, height), None)
+        .map_err(|e| ImportError::Unreadable { path: path.clone(), reason: format!("cannot read the DEM: {e}") })?;
+    let dem = Dem { width, height, values: buf.data().to_vec(), nodata, inv };
+    let valid_cells = dem.values.iter().filter(|v| dem.valid(**v)).count();
+    if valid_cells == 0 {
+        return Err(ImportError::AllNoData { path: path.clone() });
+    }
+    let lo = dem.values.iter().filter(|v| dem.valid(**v)).cloned().fold(f64::INFINITY, f64::min);
+    let hi = dem.values.iter().filter(|v| dem.valid(**v)).cloned().fold(f64::NEG_INFINITY, f64::max);
+    if lo < -500.0 || hi > 9000.0 {
+        return Err(ImportError::Unreadable {
+            path: path.clone(),
+            reason: format!("heights range {lo:.1} – {hi:.1} m, which is not terrain (wrong nodata value or units?)"),
+        });
+    }
+
+    // The DEM's footprint in lon/lat and Web Mercator, from points along its edges.
+    let to_ll = crs::to_wgs84(&srs)?;
+    let from_ll = {
+        let mut s = srs.clone();
+        s.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+        gdal::spatial_ref::CoordTransform::new(&crs::wgs84(), &s).map_err(|e| ImportError::Transform { from: srs_label.clone(), reason: e.to_string() })?
+    };
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for i in 0..=16 {
+        let f = i as f64 / 16.0;
+        for (c, r) in [(f, 0.0), (f, 1.0), (0.0, f), (1.0, f)] {
+            let (c, r) = (c * width as f64, r * height as f64);
+            xs.push(gt[0] + c * gt[1] + r * gt[2]);
+            ys.push(gt[3] + c * gt[4] + r * gt[5]);
+        }
+    }
+    let mut zs = vec![0.0; xs.len()];
+    crs::transform(&to_ll, &mut xs, &mut ys, &mut zs).map_err(|e| ImportError::Transform { from: srs_label.clone(), reason: e })?;
+    let mut extent_m: Option<Envelope> = None;
+    for (lon, lat) in xs.iter().zip(&ys) {
+        let (mx, my) = mercator::to_mercator(*lon, *lat);
+        extent_m = Some(match extent_m {
+            None => Envelope { min_x: mx, min_y: my, max_x: mx, max_y: my },
+            Some(e) => e.expand(mx, my),
+        });
+    }
+    let extent_m = extent_m.expect("edge points");
+    let (_, mid_lat) = mercator::to_lonlat((extent_m.min_x + extent_m.max_x) / 2.0, (extent_m.min_y + extent_m.max_y) / 2.0);
+
+    // Ground size of a DEM cell in metres, and the pyramid depth that matches it.
+    let cell_m = {
+        let size = (gt[1].powi(2) + gt[4].powi(2)).sqrt();
+        if srs.is_geographic() { size * 111_320.0 * mid_lat.to_radians().cos() } else { size * srs.linear_units() }
+    };
+    let max_zoom = opts.max_zoom.unwrap_or_else(|| {
+        (0..=16u8)
+            .find(|z| mercator::tile_size_m(*z) / TILE_SIZE as f64 * mid_lat.to_radians().cos() <= cell_m)
+            .unwrap_or(16)
+    });
+    tracing::info!("DEM {width}×{height} cells of {cell_m:.1} m ({srs_label}), heights {lo:.1}–{hi:.1} m → pyramid z0–z{max_zoom}");
+
+    let mut import = store.begin_terrain_import(extent_m, max_zoom)?;
+    let (c0, r0, c1, r1) = tiles_covering_m(&extent_m, max_zoom);
+    let total = (c1 - c0 + 1) as u64 * (r1 - r0 + 1) as u64;
+    let pb = progress::bar(Some(total), "tiles", opts.progress);
+    pb.set_message(format!("DEM → z{max_zoom} tiles"));
+    let mut level: HashMap<(u32, u32), Vec<f32>> = HashMap::new();
+    let n = TILE_SIZE * TILE_SIZE;
+    for ty in r0..=r1 {
+        for tx in c0..=c1 {
+            let b = tile_bounds_m(max_zoom, tx, ty);
+            let px = (b.max_x - b.min_x) / TILE_SIZE as f64;
+            let (mut xs, mut ys, mut zs) = (Vec::with_capacity(n), Vec::with_capacity(n), vec![0.0; n]);
+            for row in 0..TILE_SIZE {
+                for col in 0..TILE_SIZE {
+                    let (lon, lat) = mercator::to_lonlat(b.min_x + (col as f64 + 0.5) * px, b.max_y - (row as f64 + 0.5) * px);
+                    xs.push(lon);
+                    ys.push(lat);
+                }
+            }
+            crs::transform(&from_ll, &mut xs, &mut ys, &mut zs).map_err(|e| ImportError::Transform { from: "EPSG:4326".into(), reason: e })?;
+            let heights: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| dem.sample(*x, *y).map_or(NO_DATA, |h| h as f32)).collect();
+            if import.put_tile(max_zoom, tx, ty, &heights)? {
+                level.insert((tx, ty), heights);
+            }
+            pb.inc(1);
+        }
+    }
+    // Coarser levels: each pixel the mean of the valid pixels of the 2×2 below it.
+    for z in (0..max_zoom).rev() {
+        let mut parents: HashMap<(u32, u32), Vec<f32>> = HashMap::new();
+        for (&(cx, cy), child) in &level {
+            let parent = parents.entry((cx / 2, cy / 2)).or_insert_with(|| vec![NO_DATA; n]);
+            let (ox, oy) = ((cx % 2) as usize * TILE_SIZE / 2, (cy % 2) as usize * TILE_SIZE / 2);
+            for row in 0..TILE_SIZE / 2 {
+                for col in 0..TILE_SIZE / 2 {
+                    let vals = [child[(2 * row) * TILE_SIZE + 2 * col], child[(2 * row) * TILE_SIZE + 2 * col + 1], child[(2 * row + 1) * TILE_SIZE + 2 * col], child[(2 * row + 1) * TILE_SIZE + 2 * col + 1]];
+                    let valid: Vec<f32> = vals.into_iter().filter(|v| *v != NO_DATA).collect();
+                    if !valid.is_empty() {
+                        parent[(oy + row) * TILE_SIZE + ox + col] = valid.iter().sum::<f32>() / valid.len() as f32;
+                    }
+                }
+            }
+        }
+        for (&(x, y), heights) in &parents {
+            import.put_tile(z, x, y, heights)?;
+        }
+        level = parents;
+    }
+    pb.finish_and_clear();
+    let tiles = import.tile_count();
+    let details = serde_json::json!({
+        "width": width, "height": height, "cell_m": cell_m,
+        "min_height_m": lo, "max_height_m": hi,
+        "vertical_datum": "as source (orthometric, TWVD2001 for Taiwanese DEMs)",
+    });
+    import.commit(&path.display().to_string(), &srs_label, details)?;
+    Ok(ImportReport {
+        layer: formosa_store::elevation::TERRAIN_TABLE.into(),
+        kind: "terrain".into(),
+        source: path.display().to_string(),
+        source_crs: srs_label,
+        read: (width * height) as u64,
+        imported: tiles,
+        elapsed: started.elapsed(),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geotransform_inverts() {
+        let gt = [302000.0, 20.0, 0.0, 2773000.0, 0.0, -20.0];
+        let inv = invert(gt).unwrap();
+        let (x, y) = (302000.0 + 20.0 * 10.0, 2773000.0 - 20.0 * 5.0);
+        assert!((inv[0] + x * inv[1] + y * inv[2] - 10.0).abs() < 1e-9);
+        assert!((inv[3] + x * inv[4] + y * inv[5] - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bilinear_between_centres_and_nodata_fallback() {
+        let dem = Dem { width: 2, height: 2, values: vec![0.0, 10.0, 20.0, -9999.0], nodata: Some(-9999.0), inv: invert([0.0, 1.0, 0.0, 2.0, 0.0, -1.0]).unwrap() };
+        // Centre of the top-left cell.
+        assert_eq!(dem.sample(0.5, 1.5), Some(0.0));
+        // Between the two top cells.
+        assert_eq!(dem.sample(1.0, 1.5), Some(5.0));
+        // Next to the nodata cell: weighted over the three valid corners only.
+        let v = dem.sample(1.3, 0.6).unwrap();
+        assert!((v - (0.02 * 0.0 + 0.08 * 10.0 + 0.18 * 20.0) / 0.28).abs() < 1e-9, "{v}");
+        // At the centre of the nodata cell there is nothing to interpolate.
+        assert_eq!(dem.sample(1.5, 0.5), None);
+        assert_eq!(dem.sample(5.0, 5.0), None);
+    }
+}
