@@ -1,0 +1,6 @@
+//! Formosa's server: one HTTP router over the store's encoders, and the library behind the
+//! `formosa` command-line tool.
+
+pub mod config;
+pub mod problem;
+pub mod server;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Formosa needs on Debian 12 and is not there yet.
+#   scripts/install-deps.sh           what building and running need (GDAL, PROJ, fonts)
+#   scripts/install-deps.sh --test    and what the test suite's real clients need
+# Needs root or sudo for apt. Idempotent: installs nothing when all is present.
+set -euo pipefail
+
+want_tests=0
+[ "${1:-}" = "--test" ] && want_tests=1
+
+run_apt() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q -o DPkg::Lock::Timeout=300
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q -o DPkg::Lock::Timeout=300 "$@"
+}
+
+packages=(libgdal-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
+if [ "$want_tests" = 1 ]; then
+  packages+=(sqlite3 python3)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  run_apt "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo not found. Formosa needs Rust ≥ 1.85 (https://rustup.rs: rustup toolchain install stable)." >&2
+  exit 1
+fi

@@ -1,0 +1,134 @@
+//! Bad input: each case gets a precise one-line reason, a non-zero exit when nothing could
+//! be imported, and leaves the store exactly as it was.
+
+mod common;
+use common::*;
+use std::path::PathBuf;
+
+/// A store holding one good layer, and its summary before the bad import.
+fn store_with_buildings() -> (tempfile::TempDir, PathBuf, Vec<(String, String, u64)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    let before = layer_summary(&store);
+    (dir, store, before)
+}
+
+/// Runs a bad import and checks: failure, one line starting "error:" that contains each
+/// of `phrases`, and the store unchanged.
+fn refused(args: &[&str], phrases: &[&str]) {
+    let (_dir, store, before) = store_with_buildings();
+    let r = formosa(&store, args);
+    assert_ne!(r.code, 0, "formosa {args:?} should fail:\n{}", r.stdout);
+    let line = r.error_line();
+    assert!(line.starts_with("error: "), "{args:?}: last stderr line is not an error: {}", r.stderr);
+    for p in phrases {
+        assert!(line.contains(p), "{args:?}: '{line}' does not say '{p}'");
+    }
+    assert_eq!(r.stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert_eq!(layer_summary(&store), before, "the store changed after a refused import");
+    assert_eq!(tool("sqlite3", &[&store.display().to_string(), "PRAGMA integrity_check"]).trim(), "ok");
+}
+
+#[test]
+fn truncated_shapefile() {
+    refused(&["import", "buildings", &fixture("bad/truncated.shp")], &["truncated.shp"]);
+}
+
+#[test]
+fn missing_prj_without_srs() {
+    refused(&["import", "cadastral", &fixture("bad/no_prj.shp")], &["no coordinate reference system", "--srs"]);
+}
+
+#[test]
+fn missing_prj_with_srs_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let r = formosa_ok(&store, &["import", "cadastral", &fixture("bad/no_prj.shp"), "--srs", "EPSG:3826"]);
+    assert!(r.stdout.contains("from EPSG:3826"), "{}", r.stdout);
+    assert!(ogr_count(&store.display().to_string(), Some("cadastral")) > 0);
+}
+
+#[test]
+fn empty_file_and_empty_collection() {
+    refused(&["import", "buildings", &fixture("bad/empty.geojson")], &["empty"]);
+    refused(&["import", "buildings", &fixture("bad/no_features.geojson")], &["empty"]);
+}
+
+#[test]
+fn raster_given_to_a_vector_importer() {
+    refused(&["import", "buildings", &fixture("terrain/dem_twd97_20m.tif")], &["is a raster", "import buildings"]);
+}
+
+#[test]
+fn vector_given_to_the_terrain_importer() {
+    refused(&["import", "terrain", &fixture("buildings/buildings.shp")], &["vector data", "import terrain"]);
+}
+
+#[test]
+fn not_a_shapefile() {
+    refused(&["import", "cadastral", &fixture("bad/not_a_shapefile.shp")], &["not_a_shapefile.shp"]);
+}
+
+#[test]
+fn missing_file() {
+    refused(&["import", "cadastral", "/nonexistent/parcels.shp"], &["no such file"]);
+}
+
+#[test]
+fn big5_without_declared_encoding_is_refused_then_accepted_with_encoding() {
+    refused(&["import", "cadastral", &fixture("bad/big5_no_cpg.shp")], &["not valid UTF-8", "--encoding cp950"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    formosa_ok(&store, &["import", "cadastral", &fixture("bad/big5_no_cpg.shp"), "--encoding", "cp950"]);
+    let sections = ogr_sql(&store.display().to_string(), "SELECT section FROM cadastral");
+    assert!(sections.iter().all(|s| s.contains('段')), "{sections:?}");
+}
+
+#[test]
+fn invalid_polygons_are_repaired_or_skipped_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let src = fixture("bad/invalid_polygons.geojson");
+    let r = formosa_ok(&store, &["import", "buildings", &src]);
+    let out = &r.stdout;
+    assert!(out.contains("repaired: "), "bow-tie not repaired:\n{out}");
+    assert!(out.contains("× closed an unclosed ring") || out.contains("unclosed"), "unclosed ring not closed:\n{out}");
+    assert!(out.contains("no area"), "collapsed polygon not reported:\n{out}");
+    assert!(out.contains("no geometry"), "null geometry not reported:\n{out}");
+    let skipped = out.lines().filter(|l| l.trim_start().starts_with("skipped feature")).count() as u64;
+    assert_eq!(ogr_count(&store.display().to_string(), Some("buildings")) + skipped, ogr_count(&src, None));
+    // What was stored is valid as GEOS sees it.
+    let invalid = ogr_sql(&store.display().to_string(), "SELECT count(*) FROM buildings WHERE NOT ST_IsValid(geom)");
+    assert_eq!(invalid, vec!["0"]);
+}
+
+#[test]
+fn absurd_heights_and_depths_are_skipped_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let r = formosa_ok(&store, &["import", "buildings", &fixture("bad/absurd_values.geojson")]);
+    assert!(r.stdout.contains("-5 m is impossible"), "{}", r.stdout);
+    assert!(r.stdout.contains("2000 m is impossible"), "{}", r.stdout);
+    let r = formosa_ok(&store, &["import", "pipelines", &fixture("bad/absurd_pipes.geojson")]);
+    assert!(r.stdout.contains("depth -3 m is impossible"), "{}", r.stdout);
+    assert!(r.stdout.contains("depth 250 m is impossible"), "{}", r.stdout);
+}
+
+#[test]
+fn dem_with_only_nodata() {
+    refused(&["import", "terrain", &fixture("bad/nodata_dem.tif")], &["no valid cells"]);
+}
+
+#[test]
+fn unknown_crs_bad_layer_name_and_bad_mapping() {
+    let shp = fixture("cadastral/taipei_parcels.shp");
+    refused(&["import", "cadastral", &shp, "--srs", "EPSG:999999"], &["unknown CRS 'EPSG:999999'"]);
+    refused(&["import", "cadastral", &shp, "--layer", "Bad Name"], &["layer name 'Bad Name' is not allowed"]);
+    refused(&["import", "cadastral", &shp, "--layer", "gpkg_contents"], &["not allowed"]);
+    refused(&["import", "cadastral", &shp, "--map", "parcel_no=NOPE"], &["no field 'NOPE'"]);
+    refused(&["import", "vector", &shp], &["needs --layer"]);
+    // Appending parcels to a buildings layer mixes kinds.
+    refused(&["import", "cadastral", &shp, "--layer", "buildings", "--append"], &["cannot append cadastral"]);
+}

