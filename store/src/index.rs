@@ -29,6 +29,19 @@ impl SpatialIndex {
         self.tree.locate_in_envelope_intersecting(&aabb).map(|e| e.data).collect()
     }
 
+    /// Like [`query`](Self::query), with each hit's envelope (for size-based filtering
+    /// before any geometry is read).
+    pub fn query_envelopes(&self, bbox: &Envelope) -> Vec<(i64, Envelope)> {
+        let aabb = AABB::from_corners([bbox.min_x, bbox.min_y], [bbox.max_x, bbox.max_y]);
+        self.tree
+            .locate_in_envelope_intersecting(&aabb)
+            .map(|e| {
+                let (lo, hi) = (e.geom().lower(), e.geom().upper());
+                (e.data, Envelope { min_x: lo[0], min_y: lo[1], max_x: hi[0], max_y: hi[1] })
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.tree.size()
     }

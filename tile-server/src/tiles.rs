@@ -1,0 +1,125 @@
+//! Vector tiles from the store: which features go into a tile, at what detail.
+//!
+//! Generalisation is by feature dropping: below a layer's detail zoom, features whose
+//! envelope is smaller than a pixel are left out *before* their geometry is read (the
+//! R-tree gives envelopes), and what remains is simplified to a quarter pixel. A z11 tile
+//! over Taipei then carries the districts, not a million sub-pixel parcels.
+
+use crate::mvt::geometry::{to_tile, TileSpace};
+use crate::mvt::{LayerBuilder, TileFeature, EXTENT};
+use formosa_store::mercator::{tile_bounds_lonlat, to_mercator};
+use formosa_store::{Layer, LayerKind, Store, StoreError};
+
+/// Tile units per pixel of a 256-px tile.
+const UNITS_PER_PX: f64 = EXTENT as f64 / 256.0;
+/// Buffer around each tile, in tile units (8 px), so lines and fills join across edges.
+pub const BUFFER: u32 = 128;
+
+/// How a layer is tiled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TileRules {
+    /// No features below this zoom.
+    pub minzoom: u8,
+    /// Deepest zoom with new detail; clients overzoom beyond it.
+    pub maxzoom: u8,
+    /// From this zoom on, every feature is kept at full detail.
+    pub detail_zoom: u8,
+    /// Include the source attributes that map to no column (useful for generic layers).
+    pub extra_attributes: bool,
+}
+
+pub fn rules(kind: Option<LayerKind>) -> TileRules {
+    match kind {
+        Some(LayerKind::Cadastral) => TileRules { minzoom: 10, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
+        Some(LayerKind::Buildings) => TileRules { minzoom: 10, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
+        Some(LayerKind::Pipelines) => TileRules { minzoom: 10, maxzoom: 16, detail_zoom: 14, extra_attributes: false },
+        _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true },
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TileError {
+    #[error("no vector layer named '{0}'")]
+    UnknownLayer(String),
+    #[error("tile {z}/{x}/{y} does not exist: at zoom {z}, x and y go from 0 to {max}")]
+    OutOfRange { z: u8, x: u32, y: u32, max: u64 },
+    #[error("zoom {0} is out of range (0–24)")]
+    BadZoom(u32),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub const MAX_ZOOM: u32 = 24;
+
+pub fn check_tile(z: u32, x: u32, y: u32) -> Result<u8, TileError> {
+    if z > MAX_ZOOM {
+        return Err(TileError::BadZoom(z));
+    }
+    let n = 1u64 << z;
+    if x as u64 >= n || y as u64 >= n {
+        return Err(TileError::OutOfRange { z: z as u8, x, y, max: n - 1 });
+    }
+    Ok(z as u8)
+}
+
+/// Adds one store layer's features for tile z/x/y to `builder`.
+pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &mut LayerBuilder) -> Result<(), StoreError> {
+    let kind = layer.info.feature_kind();
+    let r = rules(kind);
+    if kind.is_none() || z < r.minzoom {
+        return Ok(());
+    }
+    let space = TileSpace::new(z, x, y, EXTENT, BUFFER);
+    // The query box: the tile plus its buffer, in lon/lat.
+    let b = tile_bounds_lonlat(z, x, y);
+    let pad = (b.max_x - b.min_x) * BUFFER as f64 / EXTENT as f64;
+    let padded = formosa_store::Envelope {
+        min_x: b.min_x - pad,
+        max_x: b.max_x + pad,
+        min_y: b.min_y - pad * 0.9,
+        max_y: b.max_y + pad * 0.9,
+    };
+    let generalise = z < r.detail_zoom;
+    let units_per_m = EXTENT as f64 / formosa_store::mercator::tile_size_m(z);
+    let min_size = if generalise { UNITS_PER_PX } else { 0.0 };
+    let mut ids: Vec<i64> = layer
+        .index
+        .query_envelopes(&padded)
+        .into_iter()
+        .filter(|(_, e)| {
+            if min_size == 0.0 {
+                return true;
+            }
+            let (x0, y0) = to_mercator(e.min_x, e.min_y);
+            let (x1, y1) = to_mercator(e.max_x, e.max_y);
+            (x1 - x0).max(y1 - y0) * units_per_m >= min_size
+        })
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort_unstable();
+    let tolerance = if generalise { UNITS_PER_PX / 4.0 } else { 0.0 };
+    let min_area = if generalise { UNITS_PER_PX * UNITS_PER_PX } else { 0.0 };
+    let extra_from = kind.map_or(0, |k| k.columns().len());
+    for f in store.features(&layer.info.name, &ids)? {
+        if let Some(geometry) = to_tile(&f.geometry, &space, tolerance, min_area) {
+            let props = if r.extra_attributes { &f.properties[..] } else { &f.properties[..extra_from.min(f.properties.len())] };
+            builder.add(TileFeature { id: f.id as u64, geometry, properties: props });
+        }
+    }
+    Ok(())
+}
+
+/// An MVT tile with one MVT layer per named store layer (layers with nothing in the tile
+/// are left out; a tile with nothing at all is empty, zero bytes).
+pub fn vector_tile(store: &Store, layers: &[String], z: u8, x: u32, y: u32) -> Result<Vec<u8>, TileError> {
+    let mut tile = Vec::new();
+    for name in layers {
+        let layer = store.layer(name).filter(|l| l.info.feature_kind().is_some()).ok_or_else(|| TileError::UnknownLayer(name.clone()))?;
+        let mut builder = LayerBuilder::new(name);
+        add_layer(store, &layer, z, x, y, &mut builder)?;
+        if !builder.is_empty() {
+            builder.finish_into(&mut tile);
+        }
+    }
+    Ok(tile)
+}
