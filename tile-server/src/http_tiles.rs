@@ -1,6 +1,7 @@
 //! HTTP for vector tiles: `/tiles` (catalogue), `/tiles/{layer}.json` (TileJSON 3.0.0),
 //! `/tiles/{layer}/{z}/{x}/{y}.mvt`, and the composite `basemap` of every 2D layer.
 
+use crate::cache::{respond, TileKey};
 use crate::problem::Problem;
 use crate::server::AppState;
 use crate::tiles::{self, check_tile, TileError};
@@ -61,14 +62,15 @@ fn parse_tile(z: &str, x: &str, y_file: &str) -> Result<(u8, u32, u32), Problem>
     Ok((check_tile(z, x, y)?, x, y))
 }
 
-pub async fn tile(State(s): State<AppState>, Path((layer, z, x, y)): Path<(String, String, String, String)>) -> Result<Response, Problem> {
+pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z, x, y)): Path<(String, String, String, String)>) -> Result<Response, Problem> {
     let (z, x, y) = parse_tile(&z, &x, &y)?;
-    let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer] };
-    let store = s.store.clone();
-    let body = tokio::task::spawn_blocking(move || tiles::vector_tile(&store, &layers, z, x, y))
+    let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer.clone()] };
+    let key = TileKey { kind: format!("mvt:{layer}"), z, x, y };
+    let (store, cache) = (s.store.clone(), s.tiles.clone());
+    let tile = tokio::task::spawn_blocking(move || cache.get_or_make(key, || tiles::vector_tile(&store, &layers, z, x, y)))
         .await
         .map_err(|e| Problem::internal(e.to_string()))??;
-    Ok(([(header::CONTENT_TYPE, MVT_TYPE), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response())
+    Ok(respond(&tile, MVT_TYPE, &headers))
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.

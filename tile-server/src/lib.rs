@@ -7,3 +7,4 @@ pub mod server;
 pub mod mvt;
 pub mod tiles;
 pub mod http_tiles;
+pub mod cache;

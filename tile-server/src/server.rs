@@ -1,6 +1,7 @@
 //! The HTTP router. Handlers are thin: parse the request, ask the store or an encoder,
 //! set headers. Every error is a JSON problem (or, for OGC services, an exception report).
 
+use crate::cache::TileCache;
 use crate::problem::Problem;
 use axum::extract::State;
 use axum::http::header;
@@ -15,9 +16,17 @@ use tower_http::cors::CorsLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
+    pub tiles: TileCache,
 }
 
+/// Default byte budget of the tile cache.
+pub const DEFAULT_CACHE_BYTES: u64 = 512 * 1024 * 1024;
+
 pub fn router(store: Arc<Store>) -> Router {
+    router_with_cache(store, TileCache::new(DEFAULT_CACHE_BYTES))
+}
+
+pub fn router_with_cache(store: Arc<Store>, tiles: TileCache) -> Router {
     Router::new()
         .route("/", get(landing))
         .route("/health", get(health))
@@ -27,7 +36,7 @@ pub fn router(store: Arc<Store>) -> Router {
         .route("/tiles/{layer}/{z}/{x}/{y}", get(crate::http_tiles::tile))
         .fallback(not_found)
         .layer(CorsLayer::permissive())
-        .with_state(AppState { store })
+        .with_state(AppState { store, tiles })
 }
 
 async fn health(State(s): State<AppState>) -> Response {

@@ -1,0 +1,183 @@
+//! The tile cache: encoded tiles kept compressed, with a byte budget, and the HTTP rules
+//! that go with them (content negotiation, strong ETags, 304 Not Modified).
+//!
+//! Keys name the store layers a tile was made from, so a write to one layer can drop just
+//! the tiles that depend on it.
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use moka::sync::Cache;
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TileKey {
+    /// What was rendered, e.g. "mvt:basemap" or "mvt:cadastral".
+    pub kind: String,
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+}
+
+/// One encoded tile: raw bytes, gzip made at insertion (every browser asks for it),
+/// brotli made on first demand.
+pub struct CachedTile {
+    pub raw: Bytes,
+    pub gzip: Bytes,
+    brotli: OnceLock<Bytes>,
+    pub etag: HeaderValue,
+}
+
+impl CachedTile {
+    pub fn new(raw: Vec<u8>) -> Self {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        raw.hash(&mut h);
+        let etag = HeaderValue::from_str(&format!("\"{:016x}-{}\"", h.finish(), raw.len())).expect("ascii");
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 32), flate2::Compression::new(6));
+        gz.write_all(&raw).expect("in-memory write");
+        let gzip = Bytes::from(gz.finish().expect("in-memory write"));
+        Self { raw: Bytes::from(raw), gzip, brotli: OnceLock::new(), etag }
+    }
+
+    pub fn brotli(&self) -> Bytes {
+        self.brotli
+            .get_or_init(|| {
+                let mut out = Vec::with_capacity(self.raw.len() / 2 + 32);
+                let params = brotli::enc::BrotliEncoderParams { quality: 5, ..Default::default() };
+                let _ = brotli::BrotliCompress(&mut &self.raw[..], &mut out, &params);
+                Bytes::from(out)
+            })
+            .clone()
+    }
+
+    fn weight(&self) -> u32 {
+        (self.raw.len() + self.gzip.len() + self.brotli.get().map_or(0, |b| b.len()) + 128).min(u32::MAX as usize) as u32
+    }
+}
+
+#[derive(Clone)]
+pub struct TileCache {
+    cache: Cache<TileKey, Arc<CachedTile>>,
+}
+
+impl TileCache {
+    /// A cache holding at most `budget_bytes` of tiles (raw + compressed).
+    pub fn new(budget_bytes: u64) -> Self {
+        let cache = Cache::builder().max_capacity(budget_bytes).weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight()).build();
+        Self { cache }
+    }
+
+    /// The cached tile, or `make`'s result, cached.
+    pub fn get_or_make<E>(&self, key: TileKey, make: impl FnOnce() -> Result<Vec<u8>, E>) -> Result<Arc<CachedTile>, E> {
+        if let Some(t) = self.cache.get(&key) {
+            return Ok(t);
+        }
+        let tile = Arc::new(CachedTile::new(make()?));
+        self.cache.insert(key, tile.clone());
+        Ok(tile)
+    }
+
+    /// Drops every cached tile whose key satisfies `pred` (used when data changes).
+    pub fn invalidate(&self, pred: impl Fn(&TileKey) -> bool + Send + Sync + 'static) {
+        let _ = self.cache.invalidate_entries_if(move |k, _| pred(k));
+    }
+
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+}
+
+/// Which encoding to send, from the request's Accept-Encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+pub fn negotiate(headers: &HeaderMap) -> Encoding {
+    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accepts = |name: &str| {
+        accept.split(',').any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim();
+            let q_zero = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            coding.eq_ignore_ascii_case(name) && !q_zero
+        })
+    };
+    if accepts("br") {
+        Encoding::Brotli
+    } else if accepts("gzip") {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
+
+/// The HTTP response for a cached tile: 304 when the client already has it, else the
+/// body in the best accepted encoding, with ETag, Cache-Control and Vary.
+pub fn respond(tile: &CachedTile, content_type: &'static str, headers: &HeaderMap) -> Response {
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == tile.etag.to_str().unwrap_or("")));
+    let common = [
+        (header::ETAG, tile.etag.clone()),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+        (header::VARY, HeaderValue::from_static("Accept-Encoding")),
+    ];
+    if matches {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    let ctype = (header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // Empty tiles go out as they are: compressing zero bytes only adds a header.
+    match negotiate(headers) {
+        _ if tile.raw.is_empty() => (common, [ctype], tile.raw.clone()).into_response(),
+        Encoding::Brotli => (common, [ctype, (header::CONTENT_ENCODING, HeaderValue::from_static("br"))], tile.brotli()).into_response(),
+        Encoding::Gzip => (common, [ctype, (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))], tile.gzip.clone()).into_response(),
+        Encoding::Identity => (common, [ctype], tile.raw.clone()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(k: header::HeaderName, v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(k, HeaderValue::from_str(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn negotiation_prefers_brotli_and_honours_q_zero() {
+        assert_eq!(negotiate(&h(header::ACCEPT_ENCODING, "gzip, deflate, br")), Encoding::Brotli);
+        assert_eq!(negotiate(&h(header::ACCEPT_ENCODING, "gzip, br;q=0")), Encoding::Gzip);
+        assert_eq!(negotiate(&h(header::ACCEPT_ENCODING, "identity")), Encoding::Identity);
+        assert_eq!(negotiate(&HeaderMap::new()), Encoding::Identity);
+    }
+
+    #[test]
+    fn compressed_forms_decode_to_the_raw_tile_and_etags_are_stable() {
+        let raw: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let t = CachedTile::new(raw.clone());
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&t.gzip[..]), &mut back).unwrap();
+        assert_eq!(back, raw);
+        let mut back = Vec::new();
+        brotli::BrotliDecompress(&mut &t.brotli()[..], &mut back).unwrap();
+        assert_eq!(back, raw);
+        assert_eq!(CachedTile::new(raw).etag, t.etag);
+    }
+
+    #[test]
+    fn if_none_match_gives_304() {
+        let t = CachedTile::new(vec![1, 2, 3]);
+        let r = respond(&t, "x/y", &h(header::IF_NONE_MATCH, t.etag.to_str().unwrap()));
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        let r = respond(&t, "x/y", &h(header::IF_NONE_MATCH, "\"other\""));
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
