@@ -8,3 +8,4 @@ pub mod mvt;
 pub mod tiles;
 pub mod http_tiles;
 pub mod cache;
+pub mod fonts;

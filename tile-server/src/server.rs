@@ -2,8 +2,9 @@
 //! set headers. Every error is a JSON problem (or, for OGC services, an exception report).
 
 use crate::cache::TileCache;
+use crate::fonts::{FontError, Fonts};
 use crate::problem::Problem;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -17,16 +18,18 @@ use tower_http::cors::CorsLayer;
 pub struct AppState {
     pub store: Arc<Store>,
     pub tiles: TileCache,
+    pub fonts: Fonts,
 }
 
 /// Default byte budget of the tile cache.
 pub const DEFAULT_CACHE_BYTES: u64 = 512 * 1024 * 1024;
 
 pub fn router(store: Arc<Store>) -> Router {
-    router_with_cache(store, TileCache::new(DEFAULT_CACHE_BYTES))
+    let fonts = Fonts::load(&[std::path::PathBuf::from(crate::fonts::DEFAULT_FONT)]);
+    router_with(AppState { store, tiles: TileCache::new(DEFAULT_CACHE_BYTES), fonts })
 }
 
-pub fn router_with_cache(store: Arc<Store>, tiles: TileCache) -> Router {
+pub fn router_with(state: AppState) -> Router {
     Router::new()
         .route("/", get(landing))
         .route("/health", get(health))
@@ -34,9 +37,10 @@ pub fn router_with_cache(store: Arc<Store>, tiles: TileCache) -> Router {
         .route("/tiles", get(crate::http_tiles::catalog))
         .route("/tiles/{file}", get(crate::http_tiles::tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(crate::http_tiles::tile))
+        .route("/fonts/{fontstack}/{range}", get(glyphs))
         .fallback(not_found)
         .layer(CorsLayer::permissive())
-        .with_state(AppState { store, tiles })
+        .with_state(state)
 }
 
 async fn health(State(s): State<AppState>) -> Response {
@@ -48,6 +52,23 @@ async fn health(State(s): State<AppState>) -> Response {
 async fn catalog(State(s): State<AppState>) -> Response {
     let layers: Vec<_> = s.store.layers().iter().map(|l| l.info.clone()).collect();
     Json(json!({ "layers": layers })).into_response()
+}
+
+/// SDF glyphs for labels: `/fonts/{fontstack}/{start}-{end}.pbf`.
+async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(String, String)>) -> Result<Response, Problem> {
+    let range = range.strip_suffix(".pbf").unwrap_or(&range).to_string();
+    let fonts = s.fonts.clone();
+    let result = tokio::task::spawn_blocking(move || fonts.range(&fontstack, &range)).await.map_err(|e| Problem::internal(e.to_string()))?;
+    match result {
+        Ok(bytes) => Ok((
+            [(header::CONTENT_TYPE, "application/x-protobuf"), (header::CACHE_CONTROL, "public, max-age=86400")],
+            bytes,
+        )
+            .into_response()),
+        Err(e @ FontError::BadRange(_)) => Err(Problem::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e @ FontError::UnknownFont { .. }) => Err(Problem::not_found(e.to_string())),
+        Err(e) => Err(Problem::internal(e.to_string())),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> Problem {
