@@ -21,6 +21,14 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address and port to listen on.
     pub bind: String,
+    /// Byte budget of the in-memory tile cache, in MiB.
+    pub cache_mb: u64,
+    /// Folder of MapLibre styles served at /styles/.
+    pub styles_dir: PathBuf,
+    /// Folder of the web viewer served at / (with its node_modules).
+    pub viewer_dir: PathBuf,
+    /// Font files for label glyphs (TTF/OTF/TTC).
+    pub fonts: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,7 +46,13 @@ impl Default for Config {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { bind: DEFAULT_BIND.into() }
+        Self {
+            bind: DEFAULT_BIND.into(),
+            cache_mb: 512,
+            styles_dir: "styles".into(),
+            viewer_dir: "web-viewer".into(),
+            fonts: vec![crate::fonts::DEFAULT_FONT.into()],
+        }
     }
 }
 

@@ -44,16 +44,16 @@ pub fn vector_layers(state: &AppState) -> Vec<String> {
     layers.into_iter().map(|(_, n)| n).collect()
 }
 
-fn base_url(headers: &HeaderMap) -> String {
+pub fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
     let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     format!("{proto}://{host}")
 }
 
-/// Parses "{y}.mvt" and the numeric path parts, with a clear message for each mistake.
-fn parse_tile(z: &str, x: &str, y_file: &str) -> Result<(u8, u32, u32), Problem> {
-    let y = y_file.strip_suffix(".mvt").or_else(|| y_file.strip_suffix(".pbf")).ok_or_else(|| {
-        Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in .mvt (e.g. /tiles/basemap/15/27441/14020.mvt)"))
+/// Parses "{y}.{ext}" and the numeric path parts, with a clear message for each mistake.
+fn parse_tile(z: &str, x: &str, y_file: &str, exts: &[&str]) -> Result<(u8, u32, u32), Problem> {
+    let y = exts.iter().find_map(|e| y_file.strip_suffix(e)).ok_or_else(|| {
+        Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in {} (e.g. 15/27441/14020{})", exts[0], exts[0]))
     })?;
     let num = |name: &str, v: &str| -> Result<u32, Problem> {
         v.parse::<u32>().map_err(|_| Problem::new(StatusCode::BAD_REQUEST, format!("{name} '{v}' is not a non-negative whole number")))
@@ -63,7 +63,7 @@ fn parse_tile(z: &str, x: &str, y_file: &str) -> Result<(u8, u32, u32), Problem>
 }
 
 pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z, x, y)): Path<(String, String, String, String)>) -> Result<Response, Problem> {
-    let (z, x, y) = parse_tile(&z, &x, &y)?;
+    let (z, x, y) = parse_tile(&z, &x, &y, &[".mvt", ".pbf"])?;
     let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer.clone()] };
     let key = TileKey { kind: format!("mvt:{layer}"), z, x, y };
     let (store, cache) = (s.store.clone(), s.tiles.clone());
@@ -123,4 +123,24 @@ pub async fn catalog(State(s): State<AppState>, headers: HeaderMap) -> Response 
         .collect();
     entries.insert(0, json!({ "id": BASEMAP, "tilejson": format!("{base}/tiles/{BASEMAP}.json") }));
     Json(json!({ "tiles": entries })).into_response()
+}
+
+/// Terrain-RGB PNG tiles of the elevation pyramid.
+pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z, x, y)): Path<(String, String, String)>) -> Result<Response, Problem> {
+    let (z, x, y) = parse_tile(&z, &x, &y, &[".png"])?;
+    if s.store.terrain().is_none() {
+        return Err(Problem::not_found("this store has no terrain; import a DEM with `formosa import terrain`"));
+    }
+    let key = TileKey { kind: "terrain-rgb".into(), z, x, y };
+    let (store, cache) = (s.store.clone(), s.tiles.clone());
+    let tile = tokio::task::spawn_blocking(move || {
+        cache.get_or_make(key, || -> Result<Vec<u8>, formosa_store::StoreError> {
+            let heights = crate::terrain_rgb::heights(&store, z, x, y)?.unwrap_or_default();
+            Ok(crate::terrain_rgb::encode_png(&heights))
+        })
+    })
+    .await
+    .map_err(|e| Problem::internal(e.to_string()))?
+    .map_err(|e| Problem::internal(e.to_string()))?;
+    Ok(respond(&tile, "image/png", &headers))
 }

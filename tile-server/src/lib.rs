@@ -9,3 +9,5 @@ pub mod tiles;
 pub mod http_tiles;
 pub mod cache;
 pub mod fonts;
+pub mod terrain_rgb;
+pub mod http_style;

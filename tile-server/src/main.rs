@@ -182,8 +182,11 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve { bind } => {
             let store = Arc::new(open_store(&store_path)?);
-            let bind = bind.unwrap_or(config.server.bind.clone());
-            runtime()?.block_on(formosa_tile_server::server::serve(store, &bind))
+            let mut server = config.server.clone();
+            if let Some(b) = bind {
+                server.bind = b;
+            }
+            runtime()?.block_on(formosa_tile_server::server::serve(store, server))
         }
         Command::Demo { bind, fixtures, fresh } => {
             let store = open_store(&store_path)?;
@@ -193,8 +196,11 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 tracing::info!("{} already has {} layers; serving them (use --fresh to re-import)", store_path.display(), store.layers().len());
             }
-            let bind = bind.unwrap_or(config.server.bind.clone());
-            runtime()?.block_on(formosa_tile_server::server::serve(Arc::new(store), &bind))
+            let mut server = config.server.clone();
+            if let Some(b) = bind {
+                server.bind = b;
+            }
+            runtime()?.block_on(formosa_tile_server::server::serve(Arc::new(store), server))
         }
     }
 }

@@ -2,6 +2,7 @@
 //! set headers. Every error is a JSON problem (or, for OGC services, an exception report).
 
 use crate::cache::TileCache;
+use crate::config::ServerConfig;
 use crate::fonts::{FontError, Fonts};
 use crate::problem::Problem;
 use axum::extract::{Path, State};
@@ -13,31 +14,37 @@ use formosa_store::Store;
 use serde_json::json;
 use std::sync::Arc;
 use tower_http::cors::CorsLayer;
+use tower_http::services::ServeDir;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
     pub tiles: TileCache,
     pub fonts: Fonts,
+    pub config: Arc<ServerConfig>,
 }
 
-/// Default byte budget of the tile cache.
-pub const DEFAULT_CACHE_BYTES: u64 = 512 * 1024 * 1024;
-
-pub fn router(store: Arc<Store>) -> Router {
-    let fonts = Fonts::load(&[std::path::PathBuf::from(crate::fonts::DEFAULT_FONT)]);
-    router_with(AppState { store, tiles: TileCache::new(DEFAULT_CACHE_BYTES), fonts })
+impl AppState {
+    pub fn new(store: Arc<Store>, config: ServerConfig) -> Self {
+        let fonts = Fonts::load(&config.fonts);
+        let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
+        AppState { store, tiles, fonts, config: Arc::new(config) }
+    }
 }
 
-pub fn router_with(state: AppState) -> Router {
+pub fn router(state: AppState) -> Router {
+    let viewer = ServeDir::new(&state.config.viewer_dir);
     Router::new()
-        .route("/", get(landing))
+        .route("/", get(index))
         .route("/health", get(health))
         .route("/catalog", get(catalog))
         .route("/tiles", get(crate::http_tiles::catalog))
         .route("/tiles/{file}", get(crate::http_tiles::tilejson))
         .route("/tiles/{layer}/{z}/{x}/{y}", get(crate::http_tiles::tile))
         .route("/fonts/{fontstack}/{range}", get(glyphs))
+        .route("/styles/{file}", get(crate::http_style::style))
+        .route("/terrain-rgb/{z}/{x}/{y}", get(crate::http_tiles::terrain_rgb))
+        .nest_service("/viewer", viewer)
         .fallback(not_found)
         .layer(CorsLayer::permissive())
         .with_state(state)
@@ -91,7 +98,16 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-async fn landing(State(s): State<AppState>) -> Response {
+/// The web viewer when it is installed, else a plain page listing the layers.
+async fn index(State(s): State<AppState>) -> Response {
+    let page = s.config.viewer_dir.join("index.html");
+    match tokio::fs::read_to_string(&page).await {
+        Ok(html) => ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response(),
+        Err(_) => landing(&s),
+    }
+}
+
+fn landing(s: &AppState) -> Response {
     let mut rows = String::new();
     for l in s.store.layers() {
         let i = &l.info;
@@ -113,11 +129,12 @@ async fn landing(State(s): State<AppState>) -> Response {
 }
 
 /// Binds and serves until Ctrl-C / SIGTERM.
-pub async fn serve(store: Arc<Store>, bind: &str) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+pub async fn serve(store: Arc<Store>, config: ServerConfig) -> Result<(), String> {
+    let bind = config.bind.clone();
+    let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("serving {} layers from {} on http://{addr}/", store.layers().len(), store.path().display());
-    axum::serve(listener, router(store))
+    axum::serve(listener, router(AppState::new(store, config)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
