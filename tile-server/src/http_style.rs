@@ -24,6 +24,15 @@ pub async fn style(State(s): State<AppState>, headers: HeaderMap, Path(file): Pa
     if s.store.terrain().is_none() {
         drop_source(&mut style, "terrain");
     }
+    // Layers drawing store layers this deployment does not have would make MapLibre
+    // report errors; leave them out.
+    let present = crate::http_tiles::vector_layers(&s);
+    if let Some(layers) = style.get_mut("layers").and_then(Value::as_array_mut) {
+        layers.retain(|l| match l.get("source-layer").and_then(Value::as_str) {
+            Some(sl) => present.iter().any(|p| p == sl),
+            None => true,
+        });
+    }
     Ok(([(header::CACHE_CONTROL, "no-cache")], axum::Json(style)).into_response())
 }
 
