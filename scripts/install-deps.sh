@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Formosa needs on Debian 12 and is not there yet.
-#   scripts/install-deps.sh           what building and running need (GDAL, PROJ, fonts)
+#   scripts/install-deps.sh           what building and running need (GDAL, PROJ, a CJK
+#                                     font, Node.js for the web viewer's MapLibre)
 #   scripts/install-deps.sh --test    and what the test suite's real clients need
+#                                     (sqlite3, Chromium, the viewer's npm dev packages)
 # Needs root or sudo for apt. Idempotent: installs nothing when all is present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 want_tests=0
 [ "${1:-}" = "--test" ] && want_tests=1
@@ -17,8 +20,10 @@ run_apt() {
 
 packages=(libgdal-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
 if [ "$want_tests" = 1 ]; then
-  packages+=(sqlite3 python3)
+  packages+=(sqlite3 chromium)
 fi
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,4 +36,12 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found. Formosa needs Rust ≥ 1.85 (https://rustup.rs: rustup toolchain install stable)." >&2
   exit 1
+fi
+
+# The web viewer's packages (MapLibre; with --test also the browser-test tools), from
+# package-lock.json so every machine gets the same versions.
+if [ "$want_tests" = 1 ]; then
+  (cd web-viewer && npm ci --no-audit --no-fund --loglevel=error)
+elif [ ! -f web-viewer/node_modules/maplibre-gl/dist/maplibre-gl.mjs ]; then
+  (cd web-viewer && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
 fi

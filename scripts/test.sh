@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit and integration tests (which drive the real `formosa`
-# binary and check its output with GDAL's own tools). This is what CI runs.
+# The whole test suite. This is what CI runs.
+#  1. Rust unit and integration tests: they drive the real `formosa` binary and check
+#     what it wrote with GDAL's own tools (ogrinfo, gdalinfo, gdallocationinfo).
+#  2. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
+#     validated with MapLibre's style spec, the viewer in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
-cargo test --workspace --no-fail-fast
+status=0
+cargo test --workspace --no-fail-fast || status=$?
+cargo build -p formosa-tile-server
+(cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?
+exit $status

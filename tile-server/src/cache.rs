@@ -59,33 +59,40 @@ impl CachedTile {
 
 #[derive(Clone)]
 pub struct TileCache {
-    cache: Cache<TileKey, Arc<CachedTile>>,
+    /// None when caching is off (a budget of 0): every request renders.
+    cache: Option<Cache<TileKey, Arc<CachedTile>>>,
 }
 
 impl TileCache {
     /// A cache holding at most `budget_bytes` of tiles (raw + compressed).
     pub fn new(budget_bytes: u64) -> Self {
-        let cache = Cache::builder().max_capacity(budget_bytes).weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight()).build();
+        let cache = (budget_bytes > 0)
+            .then(|| Cache::builder().max_capacity(budget_bytes).weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight()).build());
         Self { cache }
     }
 
     /// The cached tile, or `make`'s result, cached.
     pub fn get_or_make<E>(&self, key: TileKey, make: impl FnOnce() -> Result<Vec<u8>, E>) -> Result<Arc<CachedTile>, E> {
-        if let Some(t) = self.cache.get(&key) {
+        let Some(cache) = &self.cache else { return Ok(Arc::new(CachedTile::new(make()?))) };
+        if let Some(t) = cache.get(&key) {
             return Ok(t);
         }
         let tile = Arc::new(CachedTile::new(make()?));
-        self.cache.insert(key, tile.clone());
+        cache.insert(key, tile.clone());
         Ok(tile)
     }
 
     /// Drops every cached tile whose key satisfies `pred` (used when data changes).
     pub fn invalidate(&self, pred: impl Fn(&TileKey) -> bool + Send + Sync + 'static) {
-        let _ = self.cache.invalidate_entries_if(move |k, _| pred(k));
+        if let Some(cache) = &self.cache {
+            let _ = cache.invalidate_entries_if(move |k, _| pred(k));
+        }
     }
 
     pub fn clear(&self) {
-        self.cache.invalidate_all();
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
+        }
     }
 }
 

@@ -65,6 +65,9 @@ enum Command {
         /// Address to listen on. Default: [server] bind in formosa.toml, else 127.0.0.1:8080.
         #[arg(long)]
         bind: Option<String>,
+        /// Tile cache budget in MiB (0 turns the cache off). Default: [server] cache_mb, else 512.
+        #[arg(long)]
+        cache_mb: Option<u64>,
     },
     /// Import the bundled fixtures (data-fixtures/data) into a demo store if it is empty, then serve.
     Demo {
@@ -180,11 +183,14 @@ fn run(cli: Cli) -> Result<(), String> {
             print_info(&store, json);
             Ok(())
         }
-        Command::Serve { bind } => {
+        Command::Serve { bind, cache_mb } => {
             let store = Arc::new(open_store(&store_path)?);
             let mut server = config.server.clone();
             if let Some(b) = bind {
                 server.bind = b;
+            }
+            if let Some(mb) = cache_mb {
+                server.cache_mb = mb;
             }
             runtime()?.block_on(formosa_tile_server::server::serve(store, server))
         }
