@@ -18,7 +18,7 @@ run_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q -o DPkg::Lock::Timeout=300 "$@"
 }
 
-packages=(libgdal-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
+packages=(libgdal-dev libsqlite3-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
 if [ "$want_tests" = 1 ]; then
   packages+=(sqlite3 chromium)
 fi

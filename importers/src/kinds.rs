@@ -95,26 +95,29 @@ pub fn build_feature(
         LayerKind::Buildings => {
             let (h, f) = (col("height_m"), col("floors"));
             let floors = values[f].as_f64();
-            if let Some(n) = floors {
-                if n < 0.0 || n > MAX_FLOORS as f64 {
-                    return Err(format!("{n} floors is impossible (allowed 0..{MAX_FLOORS})"));
-                }
-            }
             match values[h].as_f64() {
                 Some(height) if height > 0.0 && height <= MAX_BUILDING_HEIGHT_M => {}
                 Some(height) => {
                     return Err(format!("building height {height} m is impossible (allowed above 0, up to {MAX_BUILDING_HEIGHT_M} m)"))
                 }
-                None => match floors {
+                None => {}
+            }
+            if let Some(n) = floors {
+                if n < 0.0 || n > MAX_FLOORS as f64 {
+                    return Err(format!("{n} floors is impossible (allowed 0..{MAX_FLOORS})"));
+                }
+            }
+            if values[h].is_null() {
+                match floors {
                     Some(n) if n >= 1.0 => {
                         values[h] = Value::Real((n * settings.storey_height_m * 100.0).round() / 100.0);
-                        notes.push(format!("height from {n} floors × {} m", settings.storey_height_m));
+                        notes.push(format!("height from floors × {} m", settings.storey_height_m));
                     }
                     _ => {
                         values[h] = Value::Real(settings.storey_height_m);
                         notes.push("no height or floors: assumed one storey".into());
                     }
-                },
+                }
             }
         }
         LayerKind::Pipelines => {
@@ -179,7 +182,7 @@ mod tests {
     fn building_height_from_floors_and_absurd_heights() {
         let (f, notes) = build(LayerKind::Buildings, &["樓層"], vec![Value::Integer(10)]).unwrap();
         assert_eq!(f.values[0], Value::Real(33.0));
-        assert!(notes[0].contains("10 floors"));
+        assert_eq!(notes, vec!["height from floors × 3.3 m"]);
         let e = build(LayerKind::Buildings, &["height"], vec![Value::Real(-5.0)]).unwrap_err();
         assert!(e.contains("-5 m is impossible"), "{e}");
         assert!(build(LayerKind::Buildings, &["height"], vec![Value::Real(2000.0)]).is_err());

@@ -95,6 +95,9 @@ pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<Vec
         }
     };
     let driver = dataset.driver().short_name();
+    if driver == "ESRI Shapefile" && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp")) {
+        check_shapefile_length(path)?;
+    }
     if opts.encoding.is_some() && driver != "ESRI Shapefile" {
         tracing::warn!("--encoding applies to shapefiles; {driver} files declare their own encoding, ignoring it");
     }
@@ -133,6 +136,24 @@ pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<Vec
         declared_count: (declared >= 0).then_some(declared as u64),
         has_z,
     })
+}
+
+/// GDAL reads the records of a cut-off .shp as features without geometry; the header says
+/// how long the file should be, so check that first and refuse a truncated file.
+fn check_shapefile_length(path: &Path) -> Result<(), ImportError> {
+    let unreadable = |reason: String| ImportError::Unreadable { path: path.to_path_buf(), reason };
+    let mut header = [0u8; 100];
+    let actual = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?.len();
+    let mut f = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    std::io::Read::read_exact(&mut f, &mut header).map_err(|_| unreadable("the file is truncated: shorter than a shapefile header".into()))?;
+    if u32::from_be_bytes(header[0..4].try_into().unwrap()) != 9994 {
+        return Err(unreadable("not a shapefile (bad file code)".into()));
+    }
+    let declared = u32::from_be_bytes(header[24..28].try_into().unwrap()) as u64 * 2;
+    if actual < declared {
+        return Err(unreadable(format!("the file is truncated: its header says {declared} bytes but it has {actual}")));
+    }
+    Ok(())
 }
 
 /// One source feature as plain values.

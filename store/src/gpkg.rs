@@ -121,6 +121,12 @@ pub fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
         ("WGS 84 geodetic", SRS_WGS84, "EPSG", 4326, WKT_4326, "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid"),
         ("WGS 84 / Pseudo-Mercator", SRS_WEB_MERCATOR, "EPSG", 3857, WKT_3857, "Web Mercator (GoogleMapsCompatible tiles)"),
     ];
+    // Register the catalogue as a GeoPackage attributes table, as the spec asks of every
+    // user table.
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES ('formosa_layers', 'attributes', 'formosa_layers', 'Formosa layer catalogue')",
+        [],
+    )?;
     for (name, id, org, code, def, desc) in srs {
         conn.execute(
             "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

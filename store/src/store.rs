@@ -331,11 +331,17 @@ impl Import {
         match (self.spec.mode, existing) {
             (ImportMode::Append, Some(kind)) if kind == self.spec.kind.as_str() => {
                 // Appending: the existing triggers maintain the R*Tree row by row.
-                let (count, has_z): (i64, i64) = self.conn.query_row(
-                    "SELECT feature_count, has_z FROM formosa_layers WHERE name = ?1",
+                let (count, has_z, source, crs): (i64, i64, String, String) = self.conn.query_row(
+                    "SELECT feature_count, has_z, source, source_crs FROM formosa_layers WHERE name = ?1",
                     [name],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?;
+                // The catalogue lists every source and CRS that went into the layer.
+                let join = |old: &str, new: &str| {
+                    if old.split("; ").any(|o| o == new) { old.to_string() } else { format!("{old}; {new}") }
+                };
+                self.spec.source = join(&source, &self.spec.source);
+                self.spec.source_crs = join(&crs, &self.spec.source_crs);
                 self.count = count as u64;
                 self.appending = true;
                 self.spec.has_z |= has_z != 0;

@@ -93,7 +93,7 @@ fn invalid_polygons_are_repaired_or_skipped_with_reasons() {
     let src = fixture("bad/invalid_polygons.geojson");
     let r = formosa_ok(&store, &["import", "buildings", &src]);
     let out = &r.stdout;
-    assert!(out.contains("repaired: "), "bow-tie not repaired:\n{out}");
+    assert!(out.contains("1 × repaired an invalid polygon"), "bow-tie not repaired:\n{out}");
     assert!(out.contains("× closed an unclosed ring") || out.contains("unclosed"), "unclosed ring not closed:\n{out}");
     assert!(out.contains("no area"), "collapsed polygon not reported:\n{out}");
     assert!(out.contains("no geometry"), "null geometry not reported:\n{out}");

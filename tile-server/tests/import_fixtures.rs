@@ -37,7 +37,8 @@ fn store_is_a_geopackage_with_every_layer_and_count() {
     let s = store.display().to_string();
     let listing = tool("ogrinfo", &["-ro", "-q", &s]);
     for layer in ["cadastral", "pipelines", "buildings", "towns", "counties"] {
-        assert!(listing.contains(&format!(": {layer} ")), "{layer} missing from:\n{listing}");
+        let listed = listing.lines().any(|l| l.split_once(": ").is_some_and(|(_, rest)| rest == layer || rest.starts_with(&format!("{layer} ("))));
+        assert!(listed, "{layer} missing from:\n{listing}");
     }
     let parcels = ogr_count(&fixture("cadastral/taipei_parcels.shp"), None) + ogr_count(&fixture("cadastral/twd67_sheet.shp"), None);
     assert_eq!(ogr_count(&s, Some("cadastral")), parcels);
@@ -106,23 +107,39 @@ fn positions_match_gdal_reprojection() {
 }
 
 #[test]
-fn twd67_sheet_lands_next_to_the_twd97_parcels() {
+fn twd67_sheet_lands_in_taipei_with_the_datum_shift() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.gpkg");
-    formosa_ok(&store, &["import", "cadastral", &fixture("cadastral/twd67_sheet.shp"), "--layer", "sheet67"]);
+    let sheet = fixture("cadastral/twd67_sheet.shp");
+    formosa_ok(&store, &["import", "cadastral", &sheet, "--layer", "sheet67"]);
     let s = store.display().to_string();
-    // The sheet was made from TWD97 coordinates in the Taipei fixture area; after the
-    // TWD67 datum shift it must land there (a ballpark transform is off by ~850 m).
-    let xs: Vec<f64> = ogr_sql(&s, "SELECT min(minx), max(maxx), min(miny), max(maxy) FROM rtree_sheet67_geom")
+    let ours: Vec<f64> = ogr_sql(&s, "SELECT min(minx), min(miny), max(maxx), max(maxy) FROM rtree_sheet67_geom")
         .iter()
         .map(|v| v.parse().unwrap())
         .collect();
-    let twd97_box = {
-        let out = tool("gdaltransform", &["-s_srs", "EPSG:3826", "-t_srs", "EPSG:4326", "-output_xy"]);
-        out
-    };
-    let _ = twd97_box;
-    assert!(!xs.is_empty());
+    // Back in TWD97 TM2 (an independent PROJ call), the sheet lies in the fixture area.
+    let corners = format!("{} {}\n{} {}\n", ours[0], ours[1], ours[2], ours[3]);
+    let out = std::process::Command::new("gdaltransform")
+        .args(["-s_srs", "EPSG:4326", "-t_srs", "EPSG:3826", "-output_xy"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(corners.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let tm: Vec<f64> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(|v| v.parse().unwrap()).collect();
+    assert!(tm[0] > 303_000.0 && tm[2] < 309_000.0 && tm[1] > 2_766_000.0 && tm[3] < 2_772_000.0, "sheet at TWD97 {tm:?}");
+    // PROJ's own ballpark TWD67 transformation (what plain ogr2ogr does) puts it ~850 m away.
+    let ballpark = dir.path().join("ballpark.gpkg");
+    tool("ogr2ogr", &["-f", "GPKG", "-t_srs", "EPSG:4326", &ballpark.display().to_string(), &sheet]);
+    let info = tool("ogrinfo", &["-ro", "-so", &ballpark.display().to_string(), "twd67_sheet"]);
+    let line = info.lines().find(|l| l.starts_with("Extent:")).unwrap();
+    let theirs: Vec<f64> = line.replace(['(', ')', ',', '-'], " ").split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    let shift_m = (ours[0] - theirs[0]).abs() * 101_000.0;
+    assert!(shift_m > 600.0 && shift_m < 1100.0, "datum shift east-west {shift_m:.0} m");
 }
 
 #[test]
