@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { VectorTile } from '@mapbox/vector-tile';
-import Pbf from 'pbf';
+import { PbfReader } from 'pbf';
 import { startDemo } from './server.mjs';
 
 let demo;
@@ -27,7 +27,7 @@ async function fetchTile(path, headers = {}) {
 }
 
 function decode(buf) {
-  return new VectorTile(new Pbf(buf));
+  return new VectorTile(new PbfReader(buf));
 }
 
 /** The store's features of a layer as GeoJSON, read by GDAL (not by Formosa). */

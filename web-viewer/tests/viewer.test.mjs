@@ -26,6 +26,15 @@ after(async () => {
   server?.kill();
 });
 
+/** Waits for the map's next 'idle' (a repaint is requested so one always comes). */
+function idle(page) {
+  return page.evaluate(() => new Promise((resolve) => {
+    const m = window.formosaMap;
+    m.once('idle', resolve);
+    m.triggerRepaint();
+  }));
+}
+
 /** Opens the viewer at a position and waits until every tile is loaded and drawn. */
 async function openViewer(hash) {
   const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
@@ -34,7 +43,7 @@ async function openViewer(hash) {
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) failed.push(`external: ${r.url()}`); });
   await page.goto(`${base}/#${hash}`);
   await page.waitForFunction(() => window.formosaMap?.loaded() && window.formosaMap.areTilesLoaded(), null, { timeout: 60_000 });
-  await page.evaluate(() => new Promise((r) => window.formosaMap.once('idle', r)).catch(() => {}));
+  await idle(page);
   return { page, failed };
 }
 
@@ -79,7 +88,7 @@ test('2.5D mode extrudes buildings by height and the hash keeps the position', a
   const { page } = await openViewer('16.5/25.0335/121.5620');
   await page.click('#mode');
   await page.waitForFunction(() => window.formosaMap.getPitch() > 50, null, { timeout: 10_000 });
-  await page.evaluate(() => new Promise((r) => window.formosaMap.once('idle', r)));
+  await idle(page);
   const extruded = await page.evaluate(() => window.formosaMap.queryRenderedFeatures({ layers: ['buildings-3d'] }).length);
   assert.ok(extruded > 5, `extruded buildings: ${extruded}`);
   const hash = await page.evaluate(() => location.hash);
