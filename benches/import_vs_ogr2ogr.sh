@@ -15,12 +15,12 @@ mkdir -p "$OUT"
 command -v /usr/bin/time >/dev/null || { apt-get install -y -q -o DPkg::Lock::Timeout=300 time >/dev/null; }
 cargo build --release -q -p formosa-tile-server -p formosa-fixtures
 DATA="$OUT/large-$PARCELS"
-SHP="$DATA/cadastral/parcels.shp"
+SHP="$DATA/parcels.shp"
 if [ ! -f "$SHP" ]; then
   echo "generating $PARCELS parcels into $DATA …"
   target/release/formosa-fixtures large --parcels "$PARCELS" --buildings 0 --pipelines 0 --out "$DATA"
 fi
-ls -l "$DATA/cadastral/"
+ls -l "$DATA"/parcels.*
 echo "machine: nproc=$(nproc), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 measure() { # label, command… → prints "label seconds maxrss_kb"
   local label=$1; shift

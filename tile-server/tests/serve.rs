@@ -82,7 +82,7 @@ fn health_catalog_and_problems() {
     assert!(e["min_x"].as_f64().unwrap() > 121.4 && e["max_x"].as_f64().unwrap() < 121.7, "{e}");
     assert!(e["min_y"].as_f64().unwrap() > 24.9 && e["max_y"].as_f64().unwrap() < 25.2, "{e}");
 
-    let (status, ctype, body) = get(&server.addr, "/no/such/thing?<script>");
+    let (status, ctype, body) = get(&server.addr, "/no/such/thing?q=%3Cscript%3E");
     assert_eq!(status, 404);
     assert_eq!(ctype, "application/problem+json");
     let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
