@@ -286,6 +286,15 @@ pub fn commands(g: &TileGeometry) -> Vec<u32> {
         out.push(zigzag((p[1] - cursor[1]) as i64) as u32);
         *cursor = p;
     };
+    // MoveTo the first point, LineTo the rest.
+    let path = |out: &mut Vec<u32>, pts: &[IPt], cursor: &mut IPt| {
+        out.push(cmd(1, 1));
+        push(out, pts[0], cursor);
+        out.push(cmd(2, pts.len() - 1));
+        for p in &pts[1..] {
+            push(out, *p, cursor);
+        }
+    };
     match g {
         TileGeometry::Points(pts) => {
             out.push(cmd(1, pts.len()));
@@ -295,22 +304,12 @@ pub fn commands(g: &TileGeometry) -> Vec<u32> {
         }
         TileGeometry::Lines(lines) => {
             for l in lines {
-                out.push(cmd(1, 1));
-                push(&mut out, l[0], &mut cursor);
-                out.push(cmd(2, l.len() - 1));
-                for p in &l[1..] {
-                    push(&mut out, *p, &mut cursor);
-                }
+                path(&mut out, l, &mut cursor);
             }
         }
         TileGeometry::Polygons(rings) => {
             for r in rings {
-                out.push(cmd(1, 1));
-                push(&mut out, r[0], &mut cursor);
-                out.push(cmd(2, r.len() - 1));
-                for p in &r[1..] {
-                    push(&mut out, *p, &mut cursor);
-                }
+                path(&mut out, r, &mut cursor);
                 out.push(cmd(7, 1));
             }
         }
