@@ -69,6 +69,13 @@ pub fn to_wgs84(source: &SpatialRef) -> Result<CoordTransform, ImportError> {
     CoordTransform::new(&src, &wgs84()).map_err(|e| ImportError::Transform { from: label(source), reason: e.to_string() })
 }
 
+/// The inverse: WGS84 lon/lat → source, with the same datum shift.
+pub fn from_wgs84(target: &SpatialRef) -> Result<CoordTransform, ImportError> {
+    let mut dst = with_datum_shift(target)?;
+    dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    CoordTransform::new(&wgs84(), &dst).map_err(|e| ImportError::Transform { from: label(target), reason: e.to_string() })
+}
+
 /// WGS84 lon/lat → TWD97 TM2 (EPSG:3826), where areas of parcels are measured.
 pub fn wgs84_to_twd97() -> CoordTransform {
     let mut twd97 = SpatialRef::from_epsg(3826).expect("EPSG:3826 is in every proj.db");

@@ -129,11 +129,7 @@ pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportRepo
 
     // The DEM's footprint in lon/lat and Web Mercator, from points along its edges.
     let to_ll = crs::to_wgs84(&srs)?;
-    let from_ll = {
-        let mut s = srs.clone();
-        s.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-        gdal::spatial_ref::CoordTransform::new(&crs::wgs84(), &s).map_err(|e| ImportError::Transform { from: srs_label.clone(), reason: e.to_string() })?
-    };
+    let from_ll = crs::from_wgs84(&srs)?;
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     for i in 0..=16 {
         let f = i as f64 / 16.0;

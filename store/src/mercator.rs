@@ -37,14 +37,6 @@ pub fn tile_bounds_m(z: u8, x: u32, y: u32) -> Envelope {
     Envelope { min_x, min_y: max_y - s, max_x: min_x + s, max_y }
 }
 
-/// Bounds of XYZ tile (z, x, y) in lon/lat degrees.
-pub fn tile_bounds_lonlat(z: u8, x: u32, y: u32) -> Envelope {
-    let m = tile_bounds_m(z, x, y);
-    let (min_x, min_y) = to_lonlat(m.min_x, m.min_y);
-    let (max_x, max_y) = to_lonlat(m.max_x, m.max_y);
-    Envelope { min_x, min_y, max_x, max_y }
-}
-
 /// The tile range (inclusive) covering a Web Mercator box at zoom `z`.
 pub fn tiles_covering_m(bbox: &Envelope, z: u8) -> (u32, u32, u32, u32) {
     let s = tile_size_m(z);

@@ -7,7 +7,7 @@
 
 use crate::mvt::geometry::{to_tile, TileSpace};
 use crate::mvt::{LayerBuilder, TileFeature, EXTENT};
-use formosa_store::mercator::{tile_bounds_lonlat, to_mercator};
+use formosa_store::mercator::{tile_bounds_m, to_lonlat, to_mercator};
 use formosa_store::{Layer, LayerKind, Store, StoreError};
 
 /// Tile units per pixel of a 256-px tile.
@@ -70,15 +70,13 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
         return Ok(());
     }
     let space = TileSpace::new(z, x, y, EXTENT, BUFFER);
-    // The query box: the tile plus its buffer, in lon/lat.
-    let b = tile_bounds_lonlat(z, x, y);
-    let pad = (b.max_x - b.min_x) * BUFFER as f64 / EXTENT as f64;
-    let padded = formosa_store::Envelope {
-        min_x: b.min_x - pad,
-        max_x: b.max_x + pad,
-        min_y: b.min_y - pad * 0.9,
-        max_y: b.max_y + pad * 0.9,
-    };
+    // The query box: the tile plus its buffer, padded in Web Mercator (where the buffer
+    // is square at every latitude), then in lon/lat.
+    let m = tile_bounds_m(z, x, y);
+    let pad = (m.max_x - m.min_x) * BUFFER as f64 / EXTENT as f64;
+    let (min_x, min_y) = to_lonlat(m.min_x - pad, m.min_y - pad);
+    let (max_x, max_y) = to_lonlat(m.max_x + pad, m.max_y + pad);
+    let padded = formosa_store::Envelope { min_x, min_y, max_x, max_y };
     let generalise = z < r.detail_zoom;
     let units_per_m = EXTENT as f64 / formosa_store::mercator::tile_size_m(z);
     let min_size = if generalise { UNITS_PER_PX } else { 0.0 };
