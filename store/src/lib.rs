@@ -4,6 +4,7 @@
 //! Data flows one way through Formosa: importers write here, encoders read from here.
 
 pub mod elevation;
+pub mod feature_table;
 pub mod geometry_blob;
 pub mod gpkg;
 pub mod index;
@@ -12,7 +13,7 @@ pub mod model;
 mod store;
 
 pub use model::{Column, ColumnType, Coord, Envelope, Feature, Geometry, LayerKind, NewFeature, Value};
-pub use store::{coerce, validate_layer_name, Import, ImportMode, ImportSpec, Layer, LayerInfo, Store};
+pub use store::{coerce, Attributes, validate_layer_name, Import, ImportMode, ImportSpec, Layer, LayerInfo, Store};
 
 use std::path::{Path, PathBuf};
 use thiserror::Error;

@@ -1,6 +1,7 @@
 //! The typed feature model: which layer kinds exist, which attributes each kind carries,
 //! and the values and geometries a feature is made of.
 
+use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -257,8 +258,9 @@ pub struct NewFeature {
 pub struct Feature {
     pub id: i64,
     pub geometry: Geometry,
-    /// Column name → value, the kind's columns first, then the extra source attributes.
-    pub properties: Vec<(String, Value)>,
+    /// Column name → value, the kind's columns first, then the extra source attributes
+    /// (when read). Column names are borrowed: a tile reads thousands of rows.
+    pub properties: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl Feature {

@@ -29,6 +29,10 @@ pub struct ServerConfig {
     pub viewer_dir: PathBuf,
     /// Font files for label glyphs (TTF/OTF/TTC).
     pub fonts: Vec<PathBuf>,
+    /// Keep every feature layer's rows in memory (read in the background at start-up;
+    /// until then tiles read from the store file). About the store's size in RAM, for
+    /// about twice the uncached tile throughput.
+    pub features_in_memory: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +56,7 @@ impl Default for ServerConfig {
             styles_dir: "styles".into(),
             viewer_dir: "web-viewer".into(),
             fonts: vec![crate::fonts::DEFAULT_FONT.into()],
+            features_in_memory: true,
         }
     }
 }

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+// Tiles are built from many small allocations (rows, rings, attribute values) on every
+// worker thread; mimalloc's per-thread heaps cut glibc malloc's share of a z15 tile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ABOUT: &str = "Formosa — Taiwan's national 3D base map (國家共通底圖) server.
 
 Imports agency data (cadastral parcels 地籍, utility pipelines 管線, buildings 建物, DEMs

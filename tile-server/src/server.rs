@@ -51,8 +51,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(s): State<AppState>) -> Response {
-    let layers = s.store.layers().len();
-    Json(json!({ "status": "ok", "layers": layers, "store": s.store.path().display().to_string() })).into_response()
+    let layers = s.store.layers();
+    let feature_layers = layers.iter().filter(|l| l.info.feature_kind().is_some()).count();
+    let in_memory = layers.iter().filter(|l| l.feature_table().is_some()).count();
+    Json(json!({
+        "status": "ok",
+        "layers": layers.len(),
+        "feature_layers": feature_layers,
+        "feature_layers_in_memory": in_memory,
+        "store": s.store.path().display().to_string(),
+    }))
+    .into_response()
 }
 
 /// Every layer with its kind, extent (lon/lat), count, source and import time.
@@ -134,10 +143,35 @@ pub async fn serve(store: Arc<Store>, config: ServerConfig) -> Result<(), String
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("serving {} layers from {} on http://{addr}/", store.layers().len(), store.path().display());
+    if config.features_in_memory {
+        load_feature_tables(store.clone());
+    }
     axum::serve(listener, router(AppState::new(store, config)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Reads each feature layer's rows into memory on a background thread, one layer after
+/// the other; tiles are served from the store file meanwhile.
+fn load_feature_tables(store: Arc<Store>) {
+    let spawned = std::thread::Builder::new().name("feature-tables".into()).spawn(move || {
+        for layer in store.layers().into_iter().filter(|l| l.info.feature_kind().is_some()) {
+            let started = std::time::Instant::now();
+            match store.load_feature_table(&layer.info.name) {
+                Ok((rows, bytes)) => tracing::info!(
+                    "layer '{}': {rows} features in memory ({:.1} MiB) in {:.2} s",
+                    layer.info.name,
+                    bytes as f64 / 1048576.0,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(e) => tracing::warn!("layer '{}' stays on disk: {e}", layer.info.name),
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("feature layers stay on disk: {e}");
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,14 +1,19 @@
 //! Vector tiles from the store: which features go into a tile, at what detail.
 //!
-//! Generalisation is by feature dropping: below a layer's detail zoom, features whose
-//! envelope is smaller than a pixel are left out *before* their geometry is read (the
-//! R-tree gives envelopes), and what remains is simplified to a quarter pixel. A z11 tile
-//! over Taipei then carries the districts, not a million sub-pixel parcels.
+//! Generalisation is by feature dropping, in two steps chosen by measurement on 1 M
+//! parcels + 200 k buildings (docs/ARCHITECTURE.md, "Vector tiles"):
+//! - per layer kind, a minzoom matching where styles/basemap.json starts drawing it
+//!   (parcels z14, a zoom before their z15 lines; buildings z13; pipelines z12). Below it
+//!   the layer is absent: a z12 tile over Taipei with every parcel in it was 1.8 MB and
+//!   took 0.5 s, for lines no client draws at that zoom;
+//! - from minzoom to the detail zoom, features whose envelope is smaller than a pixel are
+//!   left out *before* their geometry is read (the R-tree gives envelopes), and what
+//!   remains is simplified to a quarter pixel.
 
 use crate::mvt::geometry::{to_tile, TileSpace};
 use crate::mvt::{LayerBuilder, TileFeature, EXTENT};
 use formosa_store::mercator::{tile_bounds_m, to_lonlat, to_mercator};
-use formosa_store::{Layer, LayerKind, Store, StoreError};
+use formosa_store::{Attributes, Layer, LayerKind, Store, StoreError};
 
 /// Tile units per pixel of a 256-px tile.
 const UNITS_PER_PX: f64 = EXTENT as f64 / 256.0;
@@ -30,9 +35,9 @@ pub struct TileRules {
 
 pub fn rules(kind: Option<LayerKind>) -> TileRules {
     match kind {
-        Some(LayerKind::Cadastral) => TileRules { minzoom: 10, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
-        Some(LayerKind::Buildings) => TileRules { minzoom: 10, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
-        Some(LayerKind::Pipelines) => TileRules { minzoom: 10, maxzoom: 16, detail_zoom: 14, extra_attributes: false },
+        Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
+        Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
+        Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false },
         _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true },
     }
 }
@@ -97,11 +102,10 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
     ids.sort_unstable();
     let tolerance = if generalise { UNITS_PER_PX / 4.0 } else { 0.0 };
     let min_area = if generalise { UNITS_PER_PX * UNITS_PER_PX } else { 0.0 };
-    let extra_from = kind.map_or(0, |k| k.columns().len());
-    for f in store.features(&layer.info.name, &ids)? {
+    let attributes = if r.extra_attributes { Attributes::All } else { Attributes::Typed };
+    for f in store.features(&layer.info.name, &ids, attributes)? {
         if let Some(geometry) = to_tile(&f.geometry, &space, tolerance, min_area) {
-            let props = if r.extra_attributes { &f.properties[..] } else { &f.properties[..extra_from.min(f.properties.len())] };
-            builder.add(TileFeature { id: f.id as u64, geometry, properties: props });
+            builder.add(TileFeature { id: f.id as u64, geometry, properties: &f.properties });
         }
     }
     Ok(())

@@ -163,6 +163,16 @@ test('empty tiles are empty, consistently', async () => {
   assert.equal(Object.keys(decode(a.body).layers).length, 0);
 });
 
+test('below a layer\'s minzoom the base map leaves it out', async () => {
+  const at = (z) => decode((await fetchTile(`/tiles/basemap/${z}/${lon2tile(121.56, z)}/${lat2tile(25.0335, z)}.mvt`)).body);
+  const z12 = await at(12);
+  assert.deepEqual(Object.keys(z12.layers).sort(), ['counties', 'pipelines', 'towns']);
+  const z13 = await at(13);
+  assert.ok(z13.layers.buildings?.length > 0, 'buildings from z13');
+  assert.equal(z13.layers.cadastral, undefined);
+  assert.ok((await at(14)).layers.cadastral?.length > 0, 'parcels from z14');
+});
+
 test('TileJSON 3.0.0 for the base map and each layer', async () => {
   const tj = await (await fetch(`${demo.base}/tiles/basemap.json`)).json();
   assert.equal(tj.tilejson, '3.0.0');
@@ -173,6 +183,9 @@ test('TileJSON 3.0.0 for the base map and each layer', async () => {
   assert.ok(w < 121.56 && e > 121.56 && s < 25.03 && n > 25.03, `bounds ${tj.bounds}`);
   const cad = await (await fetch(`${demo.base}/tiles/cadastral.json`)).json();
   assert.equal(cad.vector_layers[0].fields.parcel_no, 'Text');
+  // Each layer starts where the style starts drawing it (a zoom early for parcels).
+  const zooms = Object.fromEntries(tj.vector_layers.map((l) => [l.id, l.minzoom]));
+  assert.deepEqual([zooms.cadastral, zooms.buildings, zooms.pipelines, zooms.towns], [14, 13, 12, 0]);
   const catalog = await (await fetch(`${demo.base}/tiles`)).json();
   assert.ok(catalog.tiles.some((t) => t.id === 'basemap'));
 });

@@ -7,7 +7,8 @@ pub mod proto;
 use formosa_store::Value;
 use geometry::{commands, TileGeometry};
 use proto::{bytes_field, key, packed_field, varint, varint_field, FIXED64, LEN};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 
 /// The tile extent every Formosa tile uses (the spec's default).
 pub const EXTENT: u32 = 4096;
@@ -16,7 +17,7 @@ pub const EXTENT: u32 = 4096;
 pub struct TileFeature<'a> {
     pub id: u64,
     pub geometry: TileGeometry,
-    pub properties: &'a [(String, Value)],
+    pub properties: &'a [(Cow<'static, str>, Value)],
 }
 
 /// Builds one MVT layer message (Tile.layers, field 3).
@@ -27,6 +28,8 @@ pub struct LayerBuilder {
     key_index: HashMap<String, u32>,
     values: Vec<Vec<u8>>,
     value_index: HashMap<Vec<u8>, u32>,
+    /// Reused to encode a value before looking it up (most values repeat).
+    scratch: Vec<u8>,
     count: usize,
 }
 
@@ -36,9 +39,10 @@ impl LayerBuilder {
             name: name.to_string(),
             features: Vec::new(),
             keys: Vec::new(),
-            key_index: HashMap::new(),
+            key_index: HashMap::default(),
             values: Vec::new(),
-            value_index: HashMap::new(),
+            value_index: HashMap::default(),
+            scratch: Vec::with_capacity(64),
             count: 0,
         }
     }
@@ -63,24 +67,25 @@ impl LayerBuilder {
 
     /// Encodes a value message (Tile.Value) and returns its index, shared by equal values.
     fn value_id(&mut self, v: &Value) -> Option<u32> {
-        let mut msg = Vec::with_capacity(16);
+        let msg = &mut self.scratch;
+        msg.clear();
         match v {
             Value::Null => return None,
-            Value::Text(s) => bytes_field(&mut msg, 1, s.as_bytes()),
+            Value::Text(s) => bytes_field(msg, 1, s.as_bytes()),
             Value::Real(r) => {
-                key(&mut msg, 3, FIXED64);
+                key(msg, 3, FIXED64);
                 msg.extend_from_slice(&r.to_le_bytes());
             }
             // sint_value (zigzag) for negatives, uint_value otherwise: the smallest encoding.
-            Value::Integer(i) if *i < 0 => varint_field(&mut msg, 6, proto::zigzag(*i)),
-            Value::Integer(i) => varint_field(&mut msg, 5, *i as u64),
+            Value::Integer(i) if *i < 0 => varint_field(msg, 6, proto::zigzag(*i)),
+            Value::Integer(i) => varint_field(msg, 5, *i as u64),
         }
-        if let Some(i) = self.value_index.get(&msg) {
+        if let Some(i) = self.value_index.get(msg.as_slice()) {
             return Some(*i);
         }
         let i = self.values.len() as u32;
         self.value_index.insert(msg.clone(), i);
-        self.values.push(msg);
+        self.values.push(msg.clone());
         Some(i)
     }
 
