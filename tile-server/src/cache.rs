@@ -12,6 +12,8 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 
+const GZIP_LEVEL: u32 = 3;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TileKey {
     /// What was rendered, e.g. "mvt:basemap" or "mvt:cadastral".
@@ -23,6 +25,9 @@ pub struct TileKey {
 
 /// One encoded tile: raw bytes, gzip made at insertion (every browser asks for it),
 /// brotli made on first demand.
+///
+/// gzip level 3: on 200 base-map tiles it came out 5 % larger than level 6 in half the
+/// time, and gzip was a third of an uncached z15 tile's cost at level 6.
 pub struct CachedTile {
     pub raw: Bytes,
     pub gzip: Bytes,
@@ -35,7 +40,7 @@ impl CachedTile {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         raw.hash(&mut h);
         let etag = HeaderValue::from_str(&format!("\"{:016x}-{}\"", h.finish(), raw.len())).expect("ascii");
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 32), flate2::Compression::new(6));
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 32), flate2::Compression::new(GZIP_LEVEL));
         gz.write_all(&raw).expect("in-memory write");
         let gzip = Bytes::from(gz.finish().expect("in-memory write"));
         Self { raw: Bytes::from(raw), gzip, brotli: OnceLock::new(), etag }
@@ -71,15 +76,18 @@ impl TileCache {
         Self { cache }
     }
 
-    /// The cached tile, or `make`'s result, cached.
-    pub fn get_or_make<E>(&self, key: TileKey, make: impl FnOnce() -> Result<Vec<u8>, E>) -> Result<Arc<CachedTile>, E> {
-        let Some(cache) = &self.cache else { return Ok(Arc::new(CachedTile::new(make()?))) };
-        if let Some(t) = cache.get(&key) {
-            return Ok(t);
+    /// The cached tile, if any.
+    pub fn get(&self, key: &TileKey) -> Option<Arc<CachedTile>> {
+        self.cache.as_ref()?.get(key)
+    }
+
+    /// Compresses a freshly made tile and caches it (when the cache is on).
+    pub fn insert(&self, key: TileKey, raw: Vec<u8>) -> Arc<CachedTile> {
+        let tile = Arc::new(CachedTile::new(raw));
+        if let Some(cache) = &self.cache {
+            cache.insert(key, tile.clone());
         }
-        let tile = Arc::new(CachedTile::new(make()?));
-        cache.insert(key, tile.clone());
-        Ok(tile)
+        tile
     }
 
     /// Drops every cached tile whose key satisfies `pred` (used when data changes).

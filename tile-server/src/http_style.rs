@@ -2,6 +2,7 @@
 //! absolute for the requesting origin, and terrain layers dropped when the store has none.
 
 use crate::http_tiles::base_url;
+use crate::labels::label_layer;
 use crate::problem::Problem;
 use crate::server::AppState;
 use axum::extract::{Path, State};
@@ -29,7 +30,7 @@ pub async fn style(State(s): State<AppState>, headers: HeaderMap, Path(file): Pa
     let present = crate::http_tiles::vector_layers(&s);
     if let Some(layers) = style.get_mut("layers").and_then(Value::as_array_mut) {
         layers.retain(|l| match l.get("source-layer").and_then(Value::as_str) {
-            Some(sl) => present.iter().any(|p| p == sl),
+            Some(sl) => present.iter().any(|p| p == sl || label_layer(p) == sl),
             None => true,
         });
     }

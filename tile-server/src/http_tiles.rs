@@ -1,7 +1,8 @@
 //! HTTP for vector tiles: `/tiles` (catalogue), `/tiles/{layer}.json` (TileJSON 3.0.0),
 //! `/tiles/{layer}/{z}/{x}/{y}.mvt`, and the composite `basemap` of every 2D layer.
 
-use crate::cache::{respond, TileKey};
+use crate::cache::{respond, CachedTile, TileKey};
+use crate::labels::label_layer;
 use crate::problem::Problem;
 use crate::server::AppState;
 use crate::tiles::{self, check_tile, TileError};
@@ -10,6 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::sync::Arc;
 
 pub const BASEMAP: &str = "basemap";
 pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -66,11 +68,27 @@ pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z,
     let (z, x, y) = parse_tile(&z, &x, &y, &[".mvt", ".pbf"])?;
     let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer.clone()] };
     let key = TileKey { kind: format!("mvt:{layer}"), z, x, y };
-    let (store, cache) = (s.store.clone(), s.tiles.clone());
-    let tile = tokio::task::spawn_blocking(move || cache.get_or_make(key, || tiles::vector_tile(&store, &layers, z, x, y)))
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))??;
+    let store = s.store.clone();
+    let tile = cached_or_made(&s, key, move || tiles::vector_tile(&store, &layers, z, x, y).map_err(Problem::from)).await?;
     Ok(respond(&tile, MVT_TYPE, &headers))
+}
+
+/// The cached tile for `key`, or one made by `make` on a blocking thread once a
+/// tile-builder permit is free, then compressed and cached.
+pub async fn cached_or_made(
+    s: &AppState,
+    key: TileKey,
+    make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static,
+) -> Result<Arc<CachedTile>, Problem> {
+    if let Some(tile) = s.tiles.get(&key) {
+        return Ok(tile);
+    }
+    let _permit = s.tile_builders.acquire().await.map_err(|e| Problem::internal(e.to_string()))?;
+    if let Some(tile) = s.tiles.get(&key) {
+        return Ok(tile); // made by a request that held the permit before us
+    }
+    let cache = s.tiles.clone();
+    tokio::task::spawn_blocking(move || Ok(cache.insert(key, make()?))).await.map_err(|e| Problem::internal(e.to_string()))?
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.
@@ -93,6 +111,12 @@ pub async fn tilejson(State(s): State<AppState>, headers: HeaderMap, Path(file):
             .feature_kind()
             .map(|k| k.columns().iter().map(|c| (c.name.to_string(), json!(format!("{:?}", c.ty)))).collect())
             .unwrap_or_default();
+        if let Some(label_minzoom) = r.label_minzoom {
+            vector_layers_json.push(json!({
+                "id": label_layer(n), "fields": fields.clone(), "minzoom": label_minzoom.max(r.minzoom), "maxzoom": r.maxzoom,
+                "description": format!("one label point per polygon of {n}, in the tile that holds it"),
+            }));
+        }
         vector_layers_json.push(json!({
             "id": n, "fields": fields, "minzoom": r.minzoom, "maxzoom": r.maxzoom,
             "description": format!("{} layer from {}", layer.info.kind, layer.info.source),
@@ -132,15 +156,11 @@ pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z,
         return Err(Problem::not_found("this store has no terrain; import a DEM with `formosa import terrain`"));
     }
     let key = TileKey { kind: "terrain-rgb".into(), z, x, y };
-    let (store, cache) = (s.store.clone(), s.tiles.clone());
-    let tile = tokio::task::spawn_blocking(move || {
-        cache.get_or_make(key, || -> Result<Vec<u8>, formosa_store::StoreError> {
-            let heights = crate::terrain_rgb::heights(&store, z, x, y)?.unwrap_or_default();
-            Ok(crate::terrain_rgb::encode_png(&heights))
-        })
+    let store = s.store.clone();
+    let tile = cached_or_made(&s, key, move || {
+        let heights = crate::terrain_rgb::heights(&store, z, x, y).map_err(|e| Problem::internal(e.to_string()))?.unwrap_or_default();
+        Ok(crate::terrain_rgb::encode_png(&heights))
     })
-    .await
-    .map_err(|e| Problem::internal(e.to_string()))?
-    .map_err(|e| Problem::internal(e.to_string()))?;
+    .await?;
     Ok(respond(&tile, "image/png", &headers))
 }

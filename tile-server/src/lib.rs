@@ -6,6 +6,7 @@ pub mod problem;
 pub mod server;
 pub mod mvt;
 pub mod tiles;
+pub mod labels;
 pub mod http_tiles;
 pub mod cache;
 pub mod fonts;

@@ -20,6 +20,10 @@ use tower_http::services::ServeDir;
 pub struct AppState {
     pub store: Arc<Store>,
     pub tiles: TileCache,
+    /// One permit per core for making tiles: a surge queues (first come, first served)
+    /// instead of time-slicing dozens of tile builds at once, which kept every request
+    /// slow (p99 at z15 under 16 connections: see docs/ARCHITECTURE.md).
+    pub tile_builders: Arc<tokio::sync::Semaphore>,
     pub fonts: Fonts,
     pub config: Arc<ServerConfig>,
 }
@@ -28,7 +32,9 @@ impl AppState {
     pub fn new(store: Arc<Store>, config: ServerConfig) -> Self {
         let fonts = Fonts::load(&config.fonts);
         let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
-        AppState { store, tiles, fonts, config: Arc::new(config) }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
+        AppState { store, tiles, fonts, tile_builders, config: Arc::new(config) }
     }
 }
 

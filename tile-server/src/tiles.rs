@@ -10,7 +10,8 @@
 //!   left out *before* their geometry is read (the R-tree gives envelopes), and what
 //!   remains is simplified to a quarter pixel.
 
-use crate::mvt::geometry::{to_tile, TileSpace};
+use crate::labels::{label_layer, label_point};
+use crate::mvt::geometry::{to_tile, TileGeometry, TileSpace};
 use crate::mvt::{LayerBuilder, TileFeature, EXTENT};
 use formosa_store::mercator::{tile_bounds_m, to_lonlat, to_mercator};
 use formosa_store::{Attributes, Layer, LayerKind, Store, StoreError};
@@ -31,14 +32,17 @@ pub struct TileRules {
     pub detail_zoom: u8,
     /// Include the source attributes that map to no column (useful for generic layers).
     pub extra_attributes: bool,
+    /// From this zoom on, polygons also get a label point in `{layer}_label`.
+    pub label_minzoom: Option<u8>,
 }
 
 pub fn rules(kind: Option<LayerKind>) -> TileRules {
     match kind {
-        Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
-        Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false },
-        Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false },
-        _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true },
+        // 地號 labels are drawn from z17: their points come with the z16 tiles (overzoomed).
+        Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16) },
+        Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None },
+        Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None },
+        _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0) },
     }
 }
 
@@ -67,8 +71,9 @@ pub fn check_tile(z: u32, x: u32, y: u32) -> Result<u8, TileError> {
     Ok(z as u8)
 }
 
-/// Adds one store layer's features for tile z/x/y to `builder`.
-pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &mut LayerBuilder) -> Result<(), StoreError> {
+/// Adds one store layer's features for tile z/x/y to `builder`, and their label points
+/// (those inside the tile proper) to `labels`.
+pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &mut LayerBuilder, labels: &mut LayerBuilder) -> Result<(), StoreError> {
     let kind = layer.info.feature_kind();
     let r = rules(kind);
     if kind.is_none() || z < r.minzoom {
@@ -103,7 +108,14 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
     let tolerance = if generalise { UNITS_PER_PX / 4.0 } else { 0.0 };
     let min_area = if generalise { UNITS_PER_PX * UNITS_PER_PX } else { 0.0 };
     let attributes = if r.extra_attributes { Attributes::All } else { Attributes::Typed };
+    let with_labels = r.label_minzoom.is_some_and(|lz| z >= lz);
     for f in store.features(&layer.info.name, &ids, attributes)? {
+        if let Some(p) = with_labels.then(|| label_point(&f.geometry)).flatten().map(|(lon, lat)| space.project(lon, lat)) {
+            if (0.0..EXTENT as f64).contains(&p[0]) && (0.0..EXTENT as f64).contains(&p[1]) {
+                let point = TileGeometry::Points(vec![[p[0] as i32, p[1] as i32]]);
+                labels.add(TileFeature { id: f.id as u64, geometry: point, properties: &f.properties });
+            }
+        }
         if let Some(geometry) = to_tile(&f.geometry, &space, tolerance, min_area) {
             builder.add(TileFeature { id: f.id as u64, geometry, properties: &f.properties });
         }
@@ -111,16 +123,20 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
     Ok(())
 }
 
-/// An MVT tile with one MVT layer per named store layer (layers with nothing in the tile
-/// are left out; a tile with nothing at all is empty, zero bytes).
+/// An MVT tile with one MVT layer per named store layer, plus `{layer}_label` points for
+/// polygon layers (layers with nothing in the tile are left out; a tile with nothing at
+/// all is empty, zero bytes).
 pub fn vector_tile(store: &Store, layers: &[String], z: u8, x: u32, y: u32) -> Result<Vec<u8>, TileError> {
     let mut tile = Vec::new();
     for name in layers {
         let layer = store.layer(name).filter(|l| l.info.feature_kind().is_some()).ok_or_else(|| TileError::UnknownLayer(name.clone()))?;
         let mut builder = LayerBuilder::new(name);
-        add_layer(store, &layer, z, x, y, &mut builder)?;
-        if !builder.is_empty() {
-            builder.finish_into(&mut tile);
+        let mut labels = LayerBuilder::new(&label_layer(name));
+        add_layer(store, &layer, z, x, y, &mut builder, &mut labels)?;
+        for b in [builder, labels] {
+            if !b.is_empty() {
+                b.finish_into(&mut tile);
+            }
         }
     }
     Ok(tile)

@@ -164,13 +164,47 @@ test('empty tiles are empty, consistently', async () => {
 });
 
 test('below a layer\'s minzoom the base map leaves it out', async () => {
-  const at = (z) => decode((await fetchTile(`/tiles/basemap/${z}/${lon2tile(121.56, z)}/${lat2tile(25.0335, z)}.mvt`)).body);
+  const at = async (z) => decode((await fetchTile(`/tiles/basemap/${z}/${lon2tile(121.56, z)}/${lat2tile(25.0335, z)}.mvt`)).body);
   const z12 = await at(12);
-  assert.deepEqual(Object.keys(z12.layers).sort(), ['counties', 'pipelines', 'towns']);
+  assert.deepEqual(Object.keys(z12.layers).filter((l) => !l.endsWith('_label')).sort(), ['counties', 'pipelines', 'towns']);
   const z13 = await at(13);
   assert.ok(z13.layers.buildings?.length > 0, 'buildings from z13');
   assert.equal(z13.layers.cadastral, undefined);
   assert.ok((await at(14)).layers.cadastral?.length > 0, 'parcels from z14');
+});
+
+test('each town gets one label point, inside the town, in one tile of a 4×4 block', async () => {
+  const z = 12;
+  const x0 = lon2tile(121.56, z) - 2;
+  const y0 = lat2tile(25.0335, z) - 2;
+  const seen = new Map();
+  for (let x = x0; x < x0 + 4; x++) {
+    for (let y = y0; y < y0 + 4; y++) {
+      const tile = decode((await fetchTile(`/tiles/basemap/${z}/${x}/${y}.mvt`)).body);
+      const labels = tile.layers.towns_label;
+      if (!labels) continue;
+      for (let i = 0; i < labels.length; i++) {
+        const f = labels.feature(i);
+        assert.equal(f.type, 1, 'label features are points');
+        const name = f.properties.name;
+        assert.ok(!seen.has(name), `${name} labelled in ${seen.get(name)} and in ${x}/${y}`);
+        seen.set(name, `${x}/${y}`);
+        if (name === '信義區') {
+          const [lon, lat] = f.toGeoJSON(x, y, z).geometry.coordinates;
+          const town = storeGeoJSON('towns', "name = '信義區'").features[0];
+          const ring = town.geometry.type === 'MultiPolygon' ? town.geometry.coordinates[0][0] : town.geometry.coordinates[0];
+          let inside = false; // even-odd rule on the exterior ring
+          for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+            const [xi, yi] = ring[i];
+            const [xj, yj] = ring[j];
+            if ((yi > lat) !== (yj > lat) && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+          }
+          assert.ok(inside, `信義區 label at ${lon},${lat} is inside the town`);
+        }
+      }
+    }
+  }
+  assert.ok(seen.has('信義區') && seen.size >= 5, `towns labelled: ${[...seen.keys()]}`);
 });
 
 test('TileJSON 3.0.0 for the base map and each layer', async () => {
