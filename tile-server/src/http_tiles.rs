@@ -112,8 +112,10 @@ pub async fn tilejson(State(s): State<AppState>, headers: HeaderMap, Path(file):
             .map(|k| k.columns().iter().map(|c| (c.name.to_string(), json!(format!("{:?}", c.ty)))).collect())
             .unwrap_or_default();
         if let Some(label_minzoom) = r.label_minzoom {
+            let label_fields: serde_json::Map<_, _> =
+                fields.iter().filter(|(k, _)| r.label_fields.is_none_or(|names| names.contains(&k.as_str()))).map(|(k, v)| (k.clone(), v.clone())).collect();
             vector_layers_json.push(json!({
-                "id": label_layer(n), "fields": fields.clone(), "minzoom": label_minzoom.max(r.minzoom), "maxzoom": r.maxzoom,
+                "id": label_layer(n), "fields": label_fields, "minzoom": label_minzoom.max(r.minzoom), "maxzoom": r.maxzoom,
                 "description": format!("one label point per polygon of {n}, in the tile that holds it"),
             }));
         }

@@ -34,15 +34,18 @@ pub struct TileRules {
     pub extra_attributes: bool,
     /// From this zoom on, polygons also get a label point in `{layer}_label`.
     pub label_minzoom: Option<u8>,
+    /// The attributes label points carry (all when `None`): a parcel's label needs its
+    /// 地號, not the six columns its polygon already carries.
+    pub label_fields: Option<&'static [&'static str]>,
 }
 
 pub fn rules(kind: Option<LayerKind>) -> TileRules {
     match kind {
         // 地號 labels are drawn from z17: their points come with the z16 tiles (overzoomed).
-        Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16) },
-        Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None },
-        Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None },
-        _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0) },
+        Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16), label_fields: Some(&["parcel_no", "section"]) },
+        Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None, label_fields: None },
+        Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None, label_fields: None },
+        _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0), label_fields: None },
     }
 }
 
@@ -113,7 +116,11 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
         if let Some(p) = with_labels.then(|| label_point(&f.geometry)).flatten().map(|(lon, lat)| space.project(lon, lat)) {
             if (0.0..EXTENT as f64).contains(&p[0]) && (0.0..EXTENT as f64).contains(&p[1]) {
                 let point = TileGeometry::Points(vec![[p[0] as i32, p[1] as i32]]);
-                labels.add(TileFeature { id: f.id as u64, geometry: point, properties: &f.properties });
+                let fields: Vec<_> = match r.label_fields {
+                    Some(names) => f.properties.iter().filter(|(k, _)| names.contains(&k.as_ref())).cloned().collect(),
+                    None => f.properties.clone(),
+                };
+                labels.add(TileFeature { id: f.id as u64, geometry: point, properties: &fields });
             }
         }
         if let Some(geometry) = to_tile(&f.geometry, &space, tolerance, min_area) {
