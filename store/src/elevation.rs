@@ -66,6 +66,22 @@ impl Store {
     /// Starts writing an elevation pyramid covering `extent_m` (Web Mercator metres)
     /// for zoom levels 0..=max_zoom.
     pub fn begin_terrain_import(&self, extent_m: Envelope, max_zoom: u8) -> Result<TerrainImport, StoreError> {
+        // Snapped outward to whole pixels of the deepest level: GDAL takes the raster's
+        // origin from gpkg_contents, and an origin between pixels shifts every value it
+        // reads by a fraction of a pixel.
+        let px = crate::mercator::tile_size_m(max_zoom) / TILE_SIZE as f64;
+        let half = crate::mercator::HALF_WORLD;
+        let snap = |v: f64, up: bool| {
+            let cells = (v + half) / px;
+            let cells = if up { (cells - 1e-6).ceil() } else { (cells + 1e-6).floor() };
+            cells * px - half
+        };
+        let extent_m = Envelope {
+            min_x: snap(extent_m.min_x, false),
+            min_y: snap(extent_m.min_y, false),
+            max_x: snap(extent_m.max_x, true),
+            max_y: snap(extent_m.max_y, true),
+        };
         let conn = self.write_connection()?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
         drop_terrain(&conn)?;

@@ -33,6 +33,10 @@ pub struct ServerConfig {
     /// until then tiles read from the store file). About the store's size in RAM, for
     /// about twice the uncached tile throughput.
     pub features_in_memory: bool,
+    /// Geoid undulation N added to the DEM's orthometric heights for the terrain
+    /// encoders (ellipsoidal h = H + N). 20 m suits Taiwan's western plains and Taipei
+    /// (EGM2008: about 17–22 m; up to ~28 m in the Central Range).
+    pub geoid_undulation_m: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +61,7 @@ impl Default for ServerConfig {
             viewer_dir: "web-viewer".into(),
             fonts: vec![crate::fonts::DEFAULT_FONT.into()],
             features_in_memory: true,
+            geoid_undulation_m: 20.0,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::cache::{respond, CachedTile, TileKey};
 use crate::labels::label_layer;
+use crate::terrain::{quantized_mesh, rgb};
 use crate::problem::Problem;
 use crate::server::AppState;
 use crate::tiles::{self, check_tile, TileError};
@@ -155,14 +156,59 @@ pub async fn catalog(State(s): State<AppState>, headers: HeaderMap) -> Response 
 pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z, x, y)): Path<(String, String, String)>) -> Result<Response, Problem> {
     let (z, x, y) = parse_tile(&z, &x, &y, &[".png"])?;
     if s.store.terrain().is_none() {
-        return Err(Problem::not_found("this store has no terrain; import a DEM with `formosa import terrain`"));
+        return Err(no_terrain());
     }
     let key = TileKey { kind: "terrain-rgb".into(), z, x, y };
     let store = s.store.clone();
+    let geoid = s.config.geoid_undulation_m;
     let tile = cached_or_made(&s, key, move || {
-        let heights = crate::terrain_rgb::heights(&store, z, x, y).map_err(|e| Problem::internal(e.to_string()))?.unwrap_or_default();
-        Ok(crate::terrain_rgb::encode_png(&heights))
+        let heights = rgb::heights(&store, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.unwrap_or_default();
+        Ok(rgb::encode_png(&heights))
     })
     .await?;
     Ok(respond(&tile, "image/png", &headers))
+}
+
+/// `/terrain/layer.json`: the quantized-mesh tileset description.
+pub async fn terrain_layer_json(State(s): State<AppState>) -> Result<Response, Problem> {
+    let doc = quantized_mesh::layer_json(&s.store).ok_or_else(no_terrain)?;
+    Ok(([(header::CACHE_CONTROL, "no-cache")], Json(doc)).into_response())
+}
+
+/// `/terrain/{z}/{x}/{y}.terrain`: quantized-mesh-1.0, TMS rows (y counts from the
+/// south), with oct-encoded normals when the Accept header lists `octvertexnormals`.
+pub async fn terrain_mesh(State(s): State<AppState>, headers: HeaderMap, Path((z, x, y)): Path<(String, String, String)>) -> Result<Response, Problem> {
+    let (z, x, y_tms) = parse_tile(&z, &x, &y, &[".terrain"])?;
+    if s.store.terrain().is_none() {
+        return Err(no_terrain());
+    }
+    let y = (1u32 << z) - 1 - y_tms;
+    let normals = accepted_extensions(&headers).any(|e| e == "octvertexnormals");
+    let key = TileKey { kind: if normals { "quantized-mesh+normals" } else { "quantized-mesh" }.into(), z, x, y };
+    let store = s.store.clone();
+    let geoid = s.config.geoid_undulation_m;
+    let tile = cached_or_made(&s, key, move || {
+        quantized_mesh::tile(&store, z, x, y, geoid, normals).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
+    })
+    .await?;
+    let content_type = if normals { "application/vnd.quantized-mesh;extensions=octvertexnormals" } else { "application/vnd.quantized-mesh" };
+    let mut response = respond(&tile, content_type, &headers);
+    response.headers_mut().append(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+fn no_terrain() -> Problem {
+    Problem::not_found("this store has no terrain; import a DEM with `formosa import terrain`")
+}
+
+/// The quantized-mesh extensions an Accept header asks for, e.g.
+/// `application/vnd.quantized-mesh;extensions=octvertexnormals-watermask,*/*;q=0.01`.
+fn accepted_extensions(headers: &HeaderMap) -> impl Iterator<Item = String> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let list: Vec<String> = accept
+        .split(',')
+        .filter(|part| part.trim_start().starts_with("application/vnd.quantized-mesh"))
+        .flat_map(|part| part.split(';').filter_map(|p| p.trim().strip_prefix("extensions=")).flat_map(|e| e.split('-')).map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    list.into_iter()
 }

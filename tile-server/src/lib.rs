@@ -10,5 +10,5 @@ pub mod labels;
 pub mod http_tiles;
 pub mod cache;
 pub mod fonts;
-pub mod terrain_rgb;
+pub mod terrain;
 pub mod http_style;

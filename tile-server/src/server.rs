@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .route("/fonts/{fontstack}/{range}", get(glyphs))
         .route("/styles/{file}", get(crate::http_style::style))
         .route("/terrain-rgb/{z}/{x}/{y}", get(crate::http_tiles::terrain_rgb))
+        .route("/terrain/layer.json", get(crate::http_tiles::terrain_layer_json))
+        .route("/terrain/{z}/{x}/{y}", get(crate::http_tiles::terrain_mesh))
         .nest_service("/viewer", viewer)
         .fallback(not_found)
         .layer(CorsLayer::permissive())
