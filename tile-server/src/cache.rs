@@ -30,6 +30,7 @@ pub struct TileKey {
 /// time, and gzip was a third of an uncached z15 tile's cost at level 6.
 pub struct CachedTile {
     pub raw: Bytes,
+    /// Empty for formats that are compressed already (PNG): those always go out raw.
     pub gzip: Bytes,
     brotli: OnceLock<Bytes>,
     pub etag: HeaderValue,
@@ -37,13 +38,19 @@ pub struct CachedTile {
 
 impl CachedTile {
     pub fn new(raw: Vec<u8>) -> Self {
+        let mut tile = Self::precompressed(raw);
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(tile.raw.len() / 2 + 32), flate2::Compression::new(GZIP_LEVEL));
+        gz.write_all(&tile.raw).expect("in-memory write");
+        tile.gzip = Bytes::from(gz.finish().expect("in-memory write"));
+        tile
+    }
+
+    /// A tile in a format that is compressed already (PNG, JPEG): never re-compressed.
+    pub fn precompressed(raw: Vec<u8>) -> Self {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         raw.hash(&mut h);
         let etag = HeaderValue::from_str(&format!("\"{:016x}-{}\"", h.finish(), raw.len())).expect("ascii");
-        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() / 2 + 32), flate2::Compression::new(GZIP_LEVEL));
-        gz.write_all(&raw).expect("in-memory write");
-        let gzip = Bytes::from(gz.finish().expect("in-memory write"));
-        Self { raw: Bytes::from(raw), gzip, brotli: OnceLock::new(), etag }
+        Self { raw: Bytes::from(raw), gzip: Bytes::new(), brotli: OnceLock::new(), etag }
     }
 
     pub fn brotli(&self) -> Bytes {
@@ -81,9 +88,9 @@ impl TileCache {
         self.cache.as_ref()?.get(key)
     }
 
-    /// Compresses a freshly made tile and caches it (when the cache is on).
-    pub fn insert(&self, key: TileKey, raw: Vec<u8>) -> Arc<CachedTile> {
-        let tile = Arc::new(CachedTile::new(raw));
+    /// Caches a freshly made tile (when the cache is on), gzipped unless `precompressed`.
+    pub fn insert(&self, key: TileKey, raw: Vec<u8>, precompressed: bool) -> Arc<CachedTile> {
+        let tile = Arc::new(if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) });
         if let Some(cache) = &self.cache {
             cache.insert(key, tile.clone());
         }
@@ -149,7 +156,7 @@ pub fn respond(tile: &CachedTile, content_type: &'static str, headers: &HeaderMa
     let ctype = (header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     // Empty tiles go out as they are: compressing zero bytes only adds a header.
     match negotiate(headers) {
-        _ if tile.raw.is_empty() => (common, [ctype], tile.raw.clone()).into_response(),
+        _ if tile.raw.is_empty() || tile.gzip.is_empty() => (common, [ctype], tile.raw.clone()).into_response(),
         Encoding::Brotli => (common, [ctype, (header::CONTENT_ENCODING, HeaderValue::from_static("br"))], tile.brotli()).into_response(),
         Encoding::Gzip => (common, [ctype, (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))], tile.gzip.clone()).into_response(),
         Encoding::Identity => (common, [ctype], tile.raw.clone()).into_response(),

@@ -70,15 +70,16 @@ pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z,
     let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer.clone()] };
     let key = TileKey { kind: format!("mvt:{layer}"), z, x, y };
     let store = s.store.clone();
-    let tile = cached_or_made(&s, key, move || tiles::vector_tile(&store, &layers, z, x, y).map_err(Problem::from)).await?;
+    let tile = cached_or_made(&s, key, false, move || tiles::vector_tile(&store, &layers, z, x, y).map_err(Problem::from)).await?;
     Ok(respond(&tile, MVT_TYPE, &headers))
 }
 
 /// The cached tile for `key`, or one made by `make` on a blocking thread once a
-/// tile-builder permit is free, then compressed and cached.
+/// tile-builder permit is free, then compressed (unless `precompressed`) and cached.
 pub async fn cached_or_made(
     s: &AppState,
     key: TileKey,
+    precompressed: bool,
     make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static,
 ) -> Result<Arc<CachedTile>, Problem> {
     if let Some(tile) = s.tiles.get(&key) {
@@ -89,7 +90,7 @@ pub async fn cached_or_made(
         return Ok(tile); // made by a request that held the permit before us
     }
     let cache = s.tiles.clone();
-    tokio::task::spawn_blocking(move || Ok(cache.insert(key, make()?))).await.map_err(|e| Problem::internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || Ok(cache.insert(key, make()?, precompressed))).await.map_err(|e| Problem::internal(e.to_string()))?
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.
@@ -160,9 +161,9 @@ pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z,
     }
     let key = TileKey { kind: "terrain-rgb".into(), z, x, y };
     let store = s.store.clone();
-    let geoid = s.config.geoid_undulation_m;
-    let tile = cached_or_made(&s, key, move || {
-        let heights = rgb::heights(&store, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.unwrap_or_default();
+    let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
+    let tile = cached_or_made(&s, key, true, move || {
+        let heights = rgb::heights(&store, &elevation, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.unwrap_or_default();
         Ok(rgb::encode_png(&heights))
     })
     .await?;
@@ -186,9 +187,9 @@ pub async fn terrain_mesh(State(s): State<AppState>, headers: HeaderMap, Path((z
     let normals = accepted_extensions(&headers).any(|e| e == "octvertexnormals");
     let key = TileKey { kind: if normals { "quantized-mesh+normals" } else { "quantized-mesh" }.into(), z, x, y };
     let store = s.store.clone();
-    let geoid = s.config.geoid_undulation_m;
-    let tile = cached_or_made(&s, key, move || {
-        quantized_mesh::tile(&store, z, x, y, geoid, normals).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
+    let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
+    let tile = cached_or_made(&s, key, false, move || {
+        quantized_mesh::tile(&store, &elevation, z, x, y, geoid, normals).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
     })
     .await?;
     let content_type = if normals { "application/vnd.quantized-mesh;extensions=octvertexnormals" } else { "application/vnd.quantized-mesh" };

@@ -1,6 +1,7 @@
 //! The HTTP router. Handlers are thin: parse the request, ask the store or an encoder,
 //! set headers. Every error is a JSON problem (or, for OGC services, an exception report).
 
+use crate::terrain::heights::ElevationCache;
 use crate::cache::TileCache;
 use crate::config::ServerConfig;
 use crate::fonts::{FontError, Fonts};
@@ -20,6 +21,8 @@ use tower_http::services::ServeDir;
 pub struct AppState {
     pub store: Arc<Store>,
     pub tiles: TileCache,
+    /// Decoded elevation tiles for the terrain encoders.
+    pub elevation: ElevationCache,
     /// One permit per core for making tiles: a surge queues (first come, first served)
     /// instead of time-slicing dozens of tile builds at once, which kept every request
     /// slow (p99 at z15 under 16 connections: see docs/ARCHITECTURE.md).
@@ -34,7 +37,7 @@ impl AppState {
         let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
-        AppState { store, tiles, fonts, tile_builders, config: Arc::new(config) }
+        AppState { store, tiles, elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
     }
 }
 

@@ -12,22 +12,50 @@
 use formosa_store::elevation::{ElevationTile, TILE_SIZE};
 use formosa_store::mercator::{tile_bounds_m, HALF_WORLD};
 use formosa_store::{Store, StoreError};
+use std::sync::Arc;
+
+/// Decoded pyramid tiles shared by requests: a terrain tile reads up to four of them
+/// (its own and the neighbours its edge samples fall into), and decoding their TIFFs
+/// was a sixth of a quantized-mesh tile's time. Holds `capacity` tiles (256 KiB each).
+#[derive(Clone)]
+pub struct ElevationCache(moka::sync::Cache<(u8, u32, u32), Arc<Option<ElevationTile>>>);
+
+impl ElevationCache {
+    pub fn new(capacity: u64) -> Self {
+        ElevationCache(moka::sync::Cache::new(capacity))
+    }
+
+    fn get(&self, store: &Store, z: u8, x: u32, y: u32) -> Result<Arc<Option<ElevationTile>>, StoreError> {
+        if let Some(t) = self.0.get(&(z, x, y)) {
+            return Ok(t);
+        }
+        let tile = Arc::new(store.elevation_tile(z, x, y)?);
+        self.0.insert((z, x, y), tile.clone());
+        Ok(tile)
+    }
+
+    /// Forgets every tile (after the terrain is re-imported).
+    pub fn clear(&self) {
+        self.0.invalidate_all();
+    }
+}
 
 /// Reads pyramid tiles at one zoom as needed (a tile and its neighbours) and interpolates.
 pub struct Sampler<'a> {
     store: &'a Store,
+    cache: &'a ElevationCache,
     zoom: u8,
     /// The few pyramid tiles read so far (a tile and its neighbours at most).
-    tiles: Vec<((u32, u32), Option<ElevationTile>)>,
+    tiles: Vec<((u32, u32), Arc<Option<ElevationTile>>)>,
     pub geoid_undulation_m: f64,
 }
 
 impl<'a> Sampler<'a> {
     /// Samples at the pyramid's level `min(z, max_zoom)`; None when the store has no DEM.
-    pub fn new(store: &'a Store, z: u8, geoid_undulation_m: f64) -> Option<Sampler<'a>> {
+    pub fn new(store: &'a Store, cache: &'a ElevationCache, z: u8, geoid_undulation_m: f64) -> Option<Sampler<'a>> {
         let info = store.terrain()?;
         let max_zoom = info.details["max_zoom"].as_u64().unwrap_or(0) as u8;
-        Some(Sampler { store, zoom: z.min(max_zoom), tiles: Vec::new(), geoid_undulation_m })
+        Some(Sampler { store, cache, zoom: z.min(max_zoom), tiles: Vec::new(), geoid_undulation_m })
     }
 
     /// Ellipsoidal height at Web Mercator (x, y) metres: bilinear between the pyramid's
@@ -68,11 +96,11 @@ impl<'a> Sampler<'a> {
         let slot = match self.tiles.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
-                self.tiles.push((key, self.store.elevation_tile(self.zoom, key.0, key.1)?));
+                self.tiles.push((key, self.cache.get(self.store, self.zoom, key.0, key.1)?));
                 self.tiles.len() - 1
             }
         };
-        Ok(self.tiles[slot].1.as_ref().and_then(|t| t.get((gx % size) as usize, (gy % size) as usize)).map(f64::from))
+        Ok(self.tiles[slot].1.as_ref().as_ref().and_then(|t| t.get((gx % size) as usize, (gy % size) as usize)).map(f64::from))
     }
 
     /// Heights on a `grid`×`grid` lattice spanning tile z/x/y corner to corner (row 0 at

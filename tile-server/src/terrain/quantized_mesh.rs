@@ -6,7 +6,7 @@
 //! occlusion point), zig-zag delta-coded u/v/height, high-water-mark-coded indices, edge
 //! vertex lists for skirts, and, when asked, oct-encoded vertex normals (extension 1).
 
-use super::heights::Sampler;
+use super::heights::{ElevationCache, Sampler};
 use super::rtin::Rtin;
 use formosa_store::mercator::{tile_bounds_m, to_lonlat};
 use formosa_store::{Store, StoreError};
@@ -37,8 +37,8 @@ fn rtin() -> &'static Rtin {
 }
 
 /// Encodes tile z/x/y (XYZ row order) or None when the store has no terrain.
-pub fn tile(store: &Store, z: u8, x: u32, y: u32, geoid_undulation_m: f64, normals: bool) -> Result<Option<Vec<u8>>, StoreError> {
-    let Some(mut sampler) = Sampler::new(store, z, geoid_undulation_m) else { return Ok(None) };
+pub fn tile(store: &Store, cache: &ElevationCache, z: u8, x: u32, y: u32, geoid_undulation_m: f64, normals: bool) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(mut sampler) = Sampler::new(store, cache, z, geoid_undulation_m) else { return Ok(None) };
     let heights = sampler.lattice(z, x, y, GRID)?;
     let rtin = rtin();
     let mesh = rtin.mesh(&rtin.errors(&heights), max_error(z) as f32);

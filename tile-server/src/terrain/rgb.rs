@@ -3,15 +3,15 @@
 //! are ellipsoidal, like the quantized-mesh tiles (see `heights.rs`); beyond the
 //! pyramid's deepest level they are bilinearly upsampled; outside the DEM, sea level.
 
-use super::heights::Sampler;
+use super::heights::{ElevationCache, Sampler};
 use formosa_store::elevation::TILE_SIZE;
 use formosa_store::mercator::tile_bounds_m;
 use formosa_store::{Store, StoreError};
 
 /// Heights at the pixel centres of a 256×256 tile at z/x/y (row-major from the
 /// north-west), or None when the store has no terrain.
-pub fn heights(store: &Store, z: u8, x: u32, y: u32, geoid_undulation_m: f64) -> Result<Option<Vec<f32>>, StoreError> {
-    let Some(mut sampler) = Sampler::new(store, z, geoid_undulation_m) else { return Ok(None) };
+pub fn heights(store: &Store, cache: &ElevationCache, z: u8, x: u32, y: u32, geoid_undulation_m: f64) -> Result<Option<Vec<f32>>, StoreError> {
+    let Some(mut sampler) = Sampler::new(store, cache, z, geoid_undulation_m) else { return Ok(None) };
     let b = tile_bounds_m(z, x, y);
     let px = (b.max_x - b.min_x) / TILE_SIZE as f64;
     let mut out = Vec::with_capacity(TILE_SIZE * TILE_SIZE);

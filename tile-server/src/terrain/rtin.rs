@@ -116,7 +116,8 @@ impl Rtin {
     }
 }
 
-/// The largest |sample − plane(a, b, c)| over the grid samples inside triangle abc.
+/// The largest |sample − plane(a, b, c)| over the grid samples inside triangle abc,
+/// row by row over each row's inside span (this is most of a terrain tile's cost).
 fn plane_error(h: &[f32], g: usize, a: [usize; 2], b: [usize; 2], c: [usize; 2]) -> f32 {
     let [a, b, c] = [a, b, c].map(|p| [p[0] as i64, p[1] as i64]);
     let area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
@@ -125,20 +126,35 @@ fn plane_error(h: &[f32], g: usize, a: [usize; 2], b: [usize; 2], c: [usize; 2])
     }
     let at = |p: [i64; 2]| h[p[1] as usize * g + p[0] as usize] as f64;
     let (ha, hb, hc) = (at(a), at(b), at(c));
-    let (x0, x1) = (a[0].min(b[0]).min(c[0]), a[0].max(b[0]).max(c[0]));
+    // The plane h = gx·x + gy·y + h0 through the three corners.
+    let (area_f, (dx1, dy1), (dx2, dy2)) = (area as f64, ((b[0] - a[0]) as f64, (b[1] - a[1]) as f64), ((c[0] - a[0]) as f64, (c[1] - a[1]) as f64));
+    let gx = ((hb - ha) * dy2 - (hc - ha) * dy1) / area_f;
+    let gy = ((hc - ha) * dx1 - (hb - ha) * dx2) / area_f;
+    let h0 = ha - gx * a[0] as f64 - gy * a[1] as f64;
+    // Inside: each edge function e(x, y) = (q − p) × (s − p), signed like the area, ≥ 0.
+    let sign = area.signum();
+    let edges = [(a, b), (b, c), (c, a)];
     let (y0, y1) = (a[1].min(b[1]).min(c[1]), a[1].max(b[1]).max(c[1]));
+    let (xmin, xmax) = (a[0].min(b[0]).min(c[0]), a[0].max(b[0]).max(c[0]));
     let mut worst = 0f64;
     for y in y0..=y1 {
-        for x in x0..=x1 {
-            // Barycentric weights (×area); all of one sign inside or on the edges.
-            let wa = (b[0] - x) * (c[1] - y) - (b[1] - y) * (c[0] - x);
-            let wb = (c[0] - x) * (a[1] - y) - (c[1] - y) * (a[0] - x);
-            let wc = area - wa - wb;
-            let inside = if area > 0 { wa >= 0 && wb >= 0 && wc >= 0 } else { wa <= 0 && wb <= 0 && wc <= 0 };
-            if inside {
-                let plane = (wa as f64 * ha + wb as f64 * hb + wc as f64 * hc) / area as f64;
-                worst = worst.max((plane - at([x, y])).abs());
+        let (mut lo, mut hi) = (xmin, xmax);
+        for (p, q) in edges {
+            // e(x) = (qx − px)(y − py) − (qy − py)(x − px) = k·x + m, times sign.
+            let k = -(q[1] - p[1]) * sign;
+            let m = ((q[0] - p[0]) * (y - p[1]) + (q[1] - p[1]) * p[0]) * sign;
+            if k > 0 {
+                lo = lo.max((-m).div_euclid(k) + i64::from((-m).rem_euclid(k) != 0));
+            } else if k < 0 {
+                hi = hi.min(m.div_euclid(-k));
+            } else if m < 0 {
+                hi = lo - 1;
             }
+        }
+        let row = &h[y as usize * g..];
+        for x in lo..=hi {
+            let plane = gx * x as f64 + gy * y as f64 + h0;
+            worst = worst.max((plane - row[x as usize] as f64).abs());
         }
     }
     worst as f32
@@ -150,6 +166,36 @@ mod tests {
 
     fn grid_heights(g: usize, f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
         (0..g * g).map(|i| f((i % g) as f32, (i / g) as f32)).collect()
+    }
+
+    #[test]
+    fn row_spans_find_the_same_worst_sample_as_a_full_scan() {
+        let g = 33;
+        let rtin = Rtin::new(g);
+        let h = grid_heights(g, |x, y| ((x * 1.3).sin() * 9.0 + (y * 0.9).cos() * 7.0) * (1.0 + x / 40.0));
+        for i in 0..rtin.coords.len() / 4 {
+            let [ax, ay, bx, by] = [0, 1, 2, 3].map(|j| rtin.coords[i * 4 + j] as usize);
+            let (mx, my) = ((ax + bx) >> 1, (ay + by) >> 1);
+            let (cx, cy) = (mx + my - ay, my + ax - mx);
+            let fast = plane_error(&h, g, [ax, ay], [bx, by], [cx, cy]) as f64;
+            // Full scan with barycentric weights.
+            let (p, q, r) = ([ax as f64, ay as f64], [bx as f64, by as f64], [cx as f64, cy as f64]);
+            let d = (q[1] - r[1]) * (p[0] - r[0]) + (r[0] - q[0]) * (p[1] - r[1]);
+            let mut slow = 0f64;
+            for y in 0..g {
+                for x in 0..g {
+                    let (px, py) = (x as f64, y as f64);
+                    let w0 = ((q[1] - r[1]) * (px - r[0]) + (r[0] - q[0]) * (py - r[1])) / d;
+                    let w1 = ((r[1] - p[1]) * (px - r[0]) + (p[0] - r[0]) * (py - r[1])) / d;
+                    let w2 = 1.0 - w0 - w1;
+                    if w0 >= -1e-9 && w1 >= -1e-9 && w2 >= -1e-9 {
+                        let plane = w0 * h[ay * g + ax] as f64 + w1 * h[by * g + bx] as f64 + w2 * h[cy * g + cx] as f64;
+                        slow = slow.max((plane - h[y * g + x] as f64).abs());
+                    }
+                }
+            }
+            assert!((fast - slow).abs() < 1e-3, "triangle {i}: {fast} vs {slow}");
+        }
     }
 
     #[test]
