@@ -26,6 +26,16 @@ map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }));
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }));
 window.formosaMap = map; // for the browser tests and the console
 
+// The 3D page at the same place (its hash is #lon/lat/height; see 3d.js).
+const link3d = document.getElementById('to3d');
+function update3dLink() {
+  const c = map.getCenter();
+  const height = Math.round(35_000_000 / 2 ** map.getZoom());
+  link3d.href = `/viewer/3d.html#${c.lng.toFixed(5)}/${c.lat.toFixed(5)}/${height}`;
+}
+map.on('moveend', update3dLink);
+update3dLink();
+
 let threeD = false;
 const hidden = new Set();
 

@@ -26,6 +26,14 @@ pub fn max_error(z: u8) -> f64 {
     (0.5 * level0 / (1u64 << z) as f64).max(0.5)
 }
 
+/// The longest triangle leg allowed at level z, in lattice cells: 1/64 of the equator
+/// (5.6°), so that low-zoom tiles follow the Earth's curvature (a leg's chord then sags
+/// at most ~1.5 km, well inside z0's 77 km error bound). No limit from z6 on.
+pub fn max_leg(z: u8) -> u16 {
+    let cells = (GRID as u64 - 1) << z; // lattice cells around the world at level z
+    (cells / 64).clamp(1, GRID as u64 - 1) as u16
+}
+
 /// The geometric error CesiumJS assigns to level z (layer.json readers use it too).
 pub fn geometric_error(z: u8) -> f64 {
     2.0 * max_error(z)
@@ -41,7 +49,7 @@ pub fn tile(store: &Store, cache: &ElevationCache, z: u8, x: u32, y: u32, geoid_
     let Some(mut sampler) = Sampler::new(store, cache, z, geoid_undulation_m) else { return Ok(None) };
     let heights = sampler.lattice(z, x, y, GRID)?;
     let rtin = rtin();
-    let mesh = rtin.mesh(&rtin.errors(&heights), max_error(z) as f32);
+    let mesh = rtin.mesh(&rtin.errors(&heights), max_error(z) as f32, max_leg(z));
 
     let b = tile_bounds_m(z, x, y);
     let last = (GRID - 1) as f64;
@@ -202,8 +210,10 @@ fn horizon_occlusion_point(points: &[[f64; 3]], direction: [f64; 3]) -> [f64; 3]
         magnitude = magnitude.max(if denom > 1e-12 { 1.0 / denom } else { f64::MAX });
     }
     if magnitude == f64::MAX || !magnitude.is_finite() {
-        // No finite point works (a tile wider than a hemisphere): never occlude it.
-        return [0.0, 0.0, 0.0];
+        // No point works for a tile this wide (z0–z1 span hemispheres): one far out
+        // along the tile's direction is visible from wherever the tile's centre is (the
+        // origin, tried first, hid the z1 tiles from every camera and blanked the globe).
+        magnitude = 1000.0;
     }
     [d[0] * magnitude, d[1] * magnitude, d[2] * magnitude]
 }

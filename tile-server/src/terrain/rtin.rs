@@ -81,8 +81,11 @@ impl Rtin {
         errors
     }
 
-    /// The coarsest mesh whose every left-out sample lies within `max_error` of it.
-    pub fn mesh(&self, errors: &[f32], max_error: f32) -> GridMesh {
+    /// The coarsest mesh whose every left-out sample lies within `max_error` of it and
+    /// whose triangle legs span at most `max_leg` grid cells (the curvature of the Earth:
+    /// a flat tile at z0 would otherwise be two triangles across the whole world). Both
+    /// triangles on a hypotenuse have the same legs, so the rule keeps the mesh conforming.
+    pub fn mesh(&self, errors: &[f32], max_error: f32, max_leg: u16) -> GridMesh {
         let g = self.grid;
         let max = (g - 1) as u16;
         let mut index = vec![u32::MAX; g * g];
@@ -90,8 +93,9 @@ impl Rtin {
         let mut stack = vec![([0, 0], [max, max], [max, 0]), ([max, max], [0, 0], [0, max])];
         while let Some((a, b, c)) = stack.pop() {
             let m = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+            let leg = a[0].abs_diff(c[0]).max(a[1].abs_diff(c[1]));
             let long = a[0].abs_diff(c[0]) + a[1].abs_diff(c[1]) > 1;
-            if long && errors[m[1] as usize * g + m[0] as usize] > max_error {
+            if long && (errors[m[1] as usize * g + m[0] as usize] > max_error || leg > max_leg) {
                 stack.push((c, a, m));
                 stack.push((b, c, m));
                 continue;
@@ -202,14 +206,15 @@ mod tests {
     fn a_plane_needs_two_triangles_and_a_bump_needs_more() {
         let rtin = Rtin::new(17);
         let plane = grid_heights(17, |x, y| 3.0 * x - 2.0 * y + 100.0);
-        let m = rtin.mesh(&rtin.errors(&plane), 0.01);
+        let m = rtin.mesh(&rtin.errors(&plane), 0.01, u16::MAX);
         assert_eq!(m.triangles.len(), 2);
         assert_eq!(m.vertices.len(), 4);
         let bump = grid_heights(17, |x, y| if (x, y) == (5.0, 9.0) { 50.0 } else { 0.0 });
         let errors = rtin.errors(&bump);
-        let fine = rtin.mesh(&errors, 1.0);
+        let fine = rtin.mesh(&errors, 1.0, u16::MAX);
+        assert_eq!(rtin.mesh(&rtin.errors(&plane), 0.01, 4).triangles.len(), 16, "legs of at most 4 cells (diagonal 4×4 legs, hypotenuses of 8)");
         assert!(fine.vertices.contains(&[5, 9]), "the bump's sample is kept");
-        assert!(rtin.mesh(&errors, 60.0).triangles.len() == 2, "a 50 m bump within a 60 m bound is dropped");
+        assert!(rtin.mesh(&errors, 60.0, u16::MAX).triangles.len() == 2, "a 50 m bump within a 60 m bound is dropped");
     }
 
     #[test]
@@ -219,7 +224,7 @@ mod tests {
         let h = grid_heights(g, |x, y| (x * 0.7).sin() * 20.0 + (y * 0.3).cos() * 15.0 + x * y * 0.05);
         let errors = rtin.errors(&h);
         for bound in [0.5f32, 2.0, 8.0] {
-            let m = rtin.mesh(&errors, bound);
+            let m = rtin.mesh(&errors, bound, 8);
             let mut area = 0.0;
             for t in &m.triangles {
                 let [p, q, r] = t.map(|i| m.vertices[i as usize].map(|c| c as f64));

@@ -1,0 +1,77 @@
+// The 3D page in a real browser (Debian's Chromium, headless, software GL): CesiumJS from
+// npm loads Formosa's quantized-mesh terrain with no token and no internet, and the terrain
+// height it samples at a known point is the pyramid's (as GDAL reads the store) plus the
+// geoid undulation, within the z13 error bound. The 2D and 3D pages link to each other.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { repo, startDemo } from './server.mjs';
+
+let demo;
+let browser;
+
+before(async () => {
+  demo = await startDemo();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  demo?.child.kill();
+});
+
+test('CesiumJS loads Formosa terrain and samples the DEM height at 信義區', async () => {
+  const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+  const external = [];
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(demo.base) && !u.startsWith('data:') && !u.startsWith('blob:')) external.push(u);
+  });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${demo.base}/viewer/3d.html#121.5600/25.0300/2500`);
+  await page.waitForFunction(() => window.formosa3d, null, { timeout: 60_000 });
+  const [lon, lat] = [121.56, 25.03];
+  const sampled = await page.evaluate(async ([lon, lat]) => {
+    const { Cesium, ready } = window.formosa3d;
+    const terrain = await ready;
+    if (!terrain) return null;
+    const [p] = await Cesium.sampleTerrainMostDetailed(terrain, [Cesium.Cartographic.fromDegrees(lon, lat)]);
+    return p.height;
+  }, [lon, lat]);
+  assert.ok(sampled !== null, 'terrain provider loaded');
+  // GDAL's reading of the store's pyramid at the same point (orthometric).
+  const orthometric = Number(execFileSync('gdallocationinfo', ['-valonly', '-wgs84', `GPKG:${demo.store}:terrain`, String(lon), String(lat)]).toString().trim());
+  const expected = orthometric + 20;
+  // z13 bound 9.41 m, plus half a 19 m pixel of slope between GDAL's nearest pixel and the mesh.
+  assert.ok(Math.abs(sampled - expected) <= 9.41 + 5, `Cesium sampled ${sampled.toFixed(2)} m, pyramid + geoid ${expected.toFixed(2)} m`);
+  // Let the globe draw, then keep a screenshot.
+  await page.waitForFunction(() => window.formosa3d.viewer.scene.globe.tilesLoaded, null, { timeout: 60_000 });
+  mkdirSync(path.join(repo, 'target'), { recursive: true });
+  await page.screenshot({ path: path.join(repo, 'target/viewer-3d.png') });
+  assert.deepEqual(external, [], 'nothing requested from outside this server');
+  assert.deepEqual(errors, []);
+  // The 2D link carries the position.
+  const href = await page.$eval('#to2d', (a) => a.getAttribute('href'));
+  const [, zoom, lat2d, lon2d] = href.match(/^\/#([\d.]+)\/([\d.]+)\/([\d.]+)$/) ?? [];
+  assert.ok(Math.abs(Number(lon2d) - lon) < 0.05 && Math.abs(Number(lat2d) - lat) < 0.05 && Number(zoom) > 10, `2D link ${href}`);
+  await page.close();
+});
+
+test('the 2D page links to the 3D page at the same place', async () => {
+  const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+  await page.goto(`${demo.base}/#15/25.0335/121.5645`);
+  await page.waitForFunction(() => window.formosaMap?.loaded(), null, { timeout: 60_000 });
+  const href = await page.$eval('#to3d', (a) => a.getAttribute('href'));
+  const [, lon, lat, height] = href.match(/^\/viewer\/3d\.html#([\d.]+)\/([\d.]+)\/(\d+)$/) ?? [];
+  assert.ok(Math.abs(Number(lon) - 121.5645) < 1e-3 && Math.abs(Number(lat) - 25.0335) < 1e-3, href);
+  assert.ok(Number(height) > 500 && Number(height) < 3000, `height ${height} for z15`);
+  await page.close();
+});
