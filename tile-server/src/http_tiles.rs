@@ -54,7 +54,7 @@ pub fn base_url(headers: &HeaderMap) -> String {
 }
 
 /// Parses "{y}.{ext}" and the numeric path parts, with a clear message for each mistake.
-fn parse_tile(z: &str, x: &str, y_file: &str, exts: &[&str]) -> Result<(u8, u32, u32), Problem> {
+pub fn parse_tile(z: &str, x: &str, y_file: &str, exts: &[&str]) -> Result<(u8, u32, u32), Problem> {
     let y = exts.iter().find_map(|e| y_file.strip_suffix(e)).ok_or_else(|| {
         Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in {} (e.g. 15/27441/14020{})", exts[0], exts[0]))
     })?;

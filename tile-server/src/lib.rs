@@ -7,6 +7,8 @@ pub mod server;
 pub mod mvt;
 pub mod tiles;
 pub mod labels;
+pub mod tiles3d;
+pub mod http_3dtiles;
 pub mod http_tiles;
 pub mod cache;
 pub mod fonts;

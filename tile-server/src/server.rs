@@ -21,6 +21,8 @@ use tower_http::services::ServeDir;
 pub struct AppState {
     pub store: Arc<Store>,
     pub tiles: TileCache,
+    /// 3D Tiles plans per layer.
+    pub plans: crate::http_3dtiles::Plans,
     /// Decoded elevation tiles for the terrain encoders.
     pub elevation: ElevationCache,
     /// One permit per core for making tiles: a surge queues (first come, first served)
@@ -37,7 +39,7 @@ impl AppState {
         let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
-        AppState { store, tiles, elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
+        AppState { store, tiles, plans: Default::default(), elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
     }
 }
 
@@ -54,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route("/styles/{file}", get(crate::http_style::style))
         .route("/terrain-rgb/{z}/{x}/{y}", get(crate::http_tiles::terrain_rgb))
         .route("/terrain/layer.json", get(crate::http_tiles::terrain_layer_json))
+        .route("/3dtiles/{layer}/{file}", get(crate::http_3dtiles::tileset))
+        .route("/3dtiles/{layer}/{z}/{x}/{y}", get(crate::http_3dtiles::content))
         .route("/terrain/{z}/{x}/{y}", get(crate::http_tiles::terrain_mesh))
         .nest_service("/viewer", viewer)
         .fallback(not_found)
