@@ -73,4 +73,39 @@ const ready = Cesium.CesiumTerrainProvider.fromUrl('/terrain', { requestVertexNo
     return null;
   });
 
-window.formosa3d = { viewer, Cesium, ready }; // for the browser tests and the console
+// Buildings and pipelines as 3D Tiles (pipes keep their colours by utility from the
+// server's materials). A click shows the picked feature's attributes.
+const tilesets = {};
+const layersReady = (async () => {
+  const catalog = await (await fetch('/catalog')).json();
+  for (const l of catalog.layers.filter((x) => x.kind === 'buildings' || x.kind === 'pipelines')) {
+    try {
+      const ts = await Cesium.Cesium3DTileset.fromUrl(`/3dtiles/${l.name}/tileset.json`, { maximumScreenSpaceError: 8 });
+      viewer.scene.primitives.add(ts);
+      tilesets[l.name] = ts;
+    } catch (e) {
+      status.textContent += ` · ${l.name}: ${e.message ?? e}`;
+    }
+  }
+  return tilesets;
+})();
+
+const handler = new Cesium.ScreenSpaceEventHandler(scene.canvas);
+handler.setInputAction((click) => {
+  const picked = scene.pick(click.position);
+  if (!(picked instanceof Cesium.Cesium3DTileFeature)) {
+    viewer.selectedEntity = undefined;
+    return;
+  }
+  const rows = picked.getPropertyIds().map((id) => {
+    const td = document.createElement('td');
+    td.textContent = String(picked.getProperty(id));
+    return `<tr><th>${id}</th>${td.outerHTML}</tr>`;
+  });
+  viewer.selectedEntity = new Cesium.Entity({
+    name: `${picked.tileset === tilesets.pipelines ? '管線 pipe' : '建物 building'} #${picked.getProperty('fid')}`,
+    description: `<table class="cesium-infoBox-defaultTable">${rows.join('')}</table>`,
+  });
+}, Cesium.ScreenSpaceEventType.LEFT_CLICK);
+
+window.formosa3d = { viewer, Cesium, ready, layersReady, tilesets }; // for the browser tests and the console

@@ -75,3 +75,65 @@ test('the 2D page links to the 3D page at the same place', async () => {
   assert.ok(Number(height) > 500 && Number(height) < 3000, `height ${height} for z15`);
   await page.close();
 });
+
+test('buildings and pipes load as 3D Tiles and a click picks them with their attributes', async () => {
+  const page = await browser.newPage({ viewport: { width: 1024, height: 768 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${demo.base}/viewer/3d.html#121.5600/25.0300/2500`);
+  await page.waitForFunction(() => window.formosa3d, null, { timeout: 60_000 });
+  const names = await page.evaluate(async () => Object.keys(await window.formosa3d.layersReady).sort());
+  assert.deepEqual(names, ['buildings', 'pipelines']);
+  // Fly over the first content tile of each tileset, wait for it, click its middle.
+  for (const [layer, field] of [['buildings', 'use'], ['pipelines', 'utility']]) {
+    // Look straight down on the middle of one feature's first segment (pipes are thin:
+    // from low above).
+    const one = JSON.parse(execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.store, layer, '-limit', '1']));
+    const coords = JSON.stringify(one.features[0].geometry.coordinates).match(/-?[\d.]+,-?[\d.]+/g).map((p) => p.split(',').map(Number));
+    const target = [(coords[0][0] + coords[1][0]) / 2, (coords[0][1] + coords[1][1]) / 2];
+    const result = await page.evaluate(async ([layer, target]) => {
+      const { viewer, Cesium, tilesets } = window.formosa3d;
+      const scene = viewer.scene;
+      // Pipes are underground: look at them with the ground hidden, as the underground
+      // mode's translucent globe would show them.
+      scene.globe.show = layer !== 'pipelines';
+      Object.entries(tilesets).forEach(([name, t]) => { t.show = name === layer; });
+      const [ground] = await Cesium.sampleTerrainMostDetailed(viewer.terrainProvider, [Cesium.Cartographic.fromDegrees(...target)]);
+      viewer.camera.setView({
+        destination: Cesium.Cartesian3.fromDegrees(target[0], target[1], ground.height + (layer === 'pipelines' ? 25 : 300)),
+        orientation: { heading: 0, pitch: -Math.PI / 2, roll: 0 },
+      });
+      const ts = tilesets[layer];
+      // The next frames request what this view needs; wait until all of it is loaded.
+      await new Promise((resolve) => {
+        const off = ts.allTilesLoaded.addEventListener(() => { off(); resolve(); });
+        setTimeout(resolve, 30_000);
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      // Try a grid of screen points until one hits a feature.
+      const canvas = scene.canvas;
+      for (let y = 0.4; y <= 0.6; y += 0.01) {
+        for (let x = 0.4; x <= 0.6; x += 0.01) {
+          const picked = scene.pick(new Cesium.Cartesian2(canvas.clientWidth * x, canvas.clientHeight * y));
+          if (picked instanceof Cesium.Cesium3DTileFeature && picked.tileset === ts) {
+            return { fid: Number(picked.getProperty('fid')), ids: picked.getPropertyIds(), at: [x, y] };
+          }
+        }
+      }
+      return null;
+    }, [layer, target]);
+    if (!result) await page.screenshot({ path: path.join(repo, `target/viewer-3d-${layer}-not-picked.png`) });
+    assert.ok(result, `a ${layer} feature was picked`);
+    assert.ok(result.ids.includes(field), `${layer} properties ${result.ids}`);
+    // Click there: the info box names the feature and shows its attributes.
+    const box = await page.$('#map canvas');
+    const bb = await box.boundingBox();
+    await page.mouse.click(bb.x + bb.width * result.at[0], bb.y + bb.height * result.at[1]);
+    const title = await page.waitForFunction(() => window.formosa3d.viewer.selectedEntity?.name, null, { timeout: 10_000 });
+    assert.match(await title.jsonValue(), new RegExp(`#${result.fid}$`));
+    if (layer === 'buildings') await page.screenshot({ path: path.join(repo, 'target/viewer-3d-buildings.png') });
+    else await page.screenshot({ path: path.join(repo, 'target/viewer-3d-pipes.png') });
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
