@@ -181,3 +181,78 @@ pub fn encode(parts: &[Part], table: &PropertyTable) -> Vec<u8> {
     out.extend_from_slice(&bin.data);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let mut part = Part { color: [1.0, 0.5, 0.2, 1.0], ..Part::default() };
+        let n = [0.0, 1.0, 0.0];
+        let a = part.vertex([0.0, 0.0, 0.0], n, 0);
+        let b = part.vertex([1.0, 0.0, 0.0], n, 1);
+        let c = part.vertex([0.0, 0.0, -1.0], n, 2);
+        part.indices.extend_from_slice(&[a, b, c]);
+        let table = PropertyTable {
+            class: "building",
+            count: 3,
+            columns: vec![
+                ("fid", Column::Int64(vec![7, 8, 9])),
+                ("use", Column::Text(vec!["住宅".into(), String::new(), "商業".into()])),
+                ("height_m", Column::Float64(vec![3.3, 6.6, 9.9])),
+            ],
+        };
+        encode(&[part, Part::default()], &table)
+    }
+
+    #[test]
+    fn glb_header_chunks_and_alignment_follow_the_spec() {
+        let g = sample();
+        assert_eq!(&g[0..4], b"glTF");
+        assert_eq!(u32::from_le_bytes(g[4..8].try_into().unwrap()), 2);
+        assert_eq!(u32::from_le_bytes(g[8..12].try_into().unwrap()) as usize, g.len());
+        let json_len = u32::from_le_bytes(g[12..16].try_into().unwrap()) as usize;
+        assert_eq!(&g[16..20], b"JSON");
+        assert_eq!(json_len % 4, 0, "JSON chunk padded to 4 bytes");
+        let bin_at = 20 + json_len;
+        let bin_len = u32::from_le_bytes(g[bin_at..bin_at + 4].try_into().unwrap()) as usize;
+        assert_eq!(&g[bin_at + 4..bin_at + 8], b"BIN\0");
+        assert_eq!(bin_at + 8 + bin_len, g.len());
+        let json: Value = serde_json::from_slice(&g[20..20 + json_len]).unwrap();
+        assert_eq!(json["buffers"][0]["byteLength"], bin_len);
+        for v in json["bufferViews"].as_array().unwrap() {
+            assert_eq!(v["byteOffset"].as_u64().unwrap() % 8, 0, "views start on 8-byte boundaries");
+            assert!(v["byteOffset"].as_u64().unwrap() + v["byteLength"].as_u64().unwrap() <= bin_len as u64);
+        }
+        assert_eq!(json["meshes"][0]["primitives"].as_array().unwrap().len(), 1, "the empty part is left out");
+    }
+
+    #[test]
+    fn property_table_offsets_and_feature_ids_index_the_values() {
+        let g = sample();
+        let json_len = u32::from_le_bytes(g[12..16].try_into().unwrap()) as usize;
+        let json: Value = serde_json::from_slice(&g[20..20 + json_len]).unwrap();
+        let bin = &g[20 + json_len + 8..];
+        let view = |i: &Value| {
+            let v = &json["bufferViews"][i.as_u64().unwrap() as usize];
+            let o = v["byteOffset"].as_u64().unwrap() as usize;
+            &bin[o..o + v["byteLength"].as_u64().unwrap() as usize]
+        };
+        let table = &json["extensions"]["EXT_structural_metadata"]["propertyTables"][0];
+        assert_eq!(table["count"], 3);
+        let uses = &table["properties"]["use"];
+        let offsets: Vec<u32> = view(&uses["stringOffsets"]).chunks(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(offsets.len(), 4, "count + 1 string offsets");
+        assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
+        let strings = view(&uses["values"]);
+        let decoded: Vec<&str> = offsets.windows(2).map(|w| std::str::from_utf8(&strings[w[0] as usize..w[1] as usize]).unwrap()).collect();
+        assert_eq!(decoded, ["住宅", "", "商業"]);
+        let fids: Vec<i64> = view(&table["properties"]["fid"]["values"]).chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        assert_eq!(fids, [7, 8, 9]);
+        let prim = &json["meshes"][0]["primitives"][0];
+        assert_eq!(prim["extensions"]["EXT_mesh_features"]["featureIds"][0]["featureCount"], 3);
+        let acc = &json["accessors"][prim["attributes"]["_FEATURE_ID_0"].as_u64().unwrap() as usize];
+        let ids: Vec<f32> = view(&acc["bufferView"]).chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        assert!(ids.iter().all(|i| *i >= 0.0 && (*i as usize) < 3 && i.fract() == 0.0));
+    }
+}
