@@ -75,6 +75,9 @@ function setMode(toThreeD) {
   button.textContent = threeD ? '2D' : '2.5D';
   button.setAttribute('aria-pressed', String(threeD));
   applyVisibility();
+  // 2.5D stands the map on Formosa's terrain (terrain-RGB, ellipsoidal heights) when the
+  // style has it.
+  if (map.getSource('terrain')) map.setTerrain(threeD ? { source: 'terrain', exaggeration: 1 } : null);
   map.easeTo({ pitch: threeD ? 60 : 0, duration: 600 });
 }
 

@@ -91,6 +91,9 @@ test('2.5D mode extrudes buildings by height and the hash keeps the position', a
   await idle(page);
   const extruded = await page.evaluate(() => window.formosaMap.queryRenderedFeatures({ layers: ['buildings-3d'] }).length);
   assert.ok(extruded > 5, `extruded buildings: ${extruded}`);
+  // On the terrain: MapLibre's elevation there is the DEM (+ geoid), from terrain-RGB.
+  const elevation = await page.evaluate(() => window.formosaMap.queryTerrainElevation([121.5620, 25.0335]));
+  assert.ok(elevation > 20 && elevation < 420, `terrain elevation ${elevation} m`);
   const hash = await page.evaluate(() => location.hash);
   assert.match(hash, /^#16\.5\/25\.03\d*\/121\.56\d*\/0\/60$/);
   await page.screenshot({ path: path.join(repo, 'target/viewer-25d.png') });
