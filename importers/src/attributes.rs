@@ -30,6 +30,11 @@ fn aliases(kind: LayerKind, column: &str) -> &'static [&'static str] {
         (LayerKind::Buildings, "name") => &["名稱", "建物名稱", "name"],
         (LayerKind::Vector, "name") => &["名稱", "名字", "name", "townname", "countyname", "villname", "roadname", "路名"],
         (LayerKind::Vector, "class") => &["類別", "種類", "class", "kind", "type", "fclass"],
+        (LayerKind::Incidents, "type") => &["災情類別", "類別", "type", "category"],
+        (LayerKind::Incidents, "severity") => &["嚴重程度", "等級", "severity", "level"],
+        (LayerKind::Incidents, "time") => &["時間", "通報時間", "time", "reported_at", "datetime"],
+        (LayerKind::Incidents, "description") => &["描述", "說明", "內容", "description", "desc"],
+        (LayerKind::Incidents, "reporter") => &["通報者", "通報單位", "reporter", "source"],
         _ => &[],
     }
 }

@@ -28,7 +28,7 @@ pub fn expected_geometry(kind: LayerKind) -> Expect {
     match kind {
         LayerKind::Cadastral | LayerKind::Buildings => Expect::Polygons,
         LayerKind::Pipelines => Expect::Lines,
-        LayerKind::Vector => Expect::Any,
+        LayerKind::Vector | LayerKind::Incidents => Expect::Any,
     }
 }
 
@@ -139,7 +139,7 @@ pub fn build_feature(
                 values[s] = Value::Text("in_service".into());
             }
         }
-        LayerKind::Vector => {}
+        LayerKind::Vector | LayerKind::Incidents => {}
     }
     let mut extra = serde_json::Map::new();
     for &i in &map.unmapped {

@@ -57,6 +57,31 @@ impl FeatureTable {
         Ok(FeatureTable { kind, first_fid: first_fid.unwrap_or(1), rows: rows_out, bytes })
     }
 
+    /// Puts one row (a live edit): inserted or replaced.
+    pub(crate) fn put(&mut self, fid: i64, blob: Vec<u8>, values: Vec<Value>, extras: Option<String>) {
+        if self.rows.iter().all(Option::is_none) {
+            self.first_fid = fid.min(self.first_fid);
+        }
+        if fid < self.first_fid {
+            let shift = (self.first_fid - fid) as usize;
+            self.rows.splice(0..0, std::iter::repeat_with(|| None).take(shift));
+            self.first_fid = fid;
+        }
+        let slot = (fid - self.first_fid) as usize;
+        if self.rows.len() <= slot {
+            self.rows.resize_with(slot + 1, || None);
+        }
+        self.bytes += blob.len() + values.len() * std::mem::size_of::<Value>();
+        self.rows[slot] = Some(Row { blob: blob.into(), values: values.into(), extras: extras.map(String::into_boxed_str) });
+    }
+
+    /// Forgets one row (a live delete).
+    pub(crate) fn remove(&mut self, fid: i64) {
+        if let Some(slot) = usize::try_from(fid - self.first_fid).ok().and_then(|i| self.rows.get_mut(i)) {
+            *slot = None;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.rows.iter().filter(|r| r.is_some()).count()
     }

@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS gpkg_2d_gridded_tile_ancillary (
   CONSTRAINT fk_g2dgtat_name FOREIGN KEY (tpudt_name) REFERENCES gpkg_contents(table_name),
   UNIQUE (tpudt_name, tpudt_id));
 -- Formosa's own catalogue: what each layer is, where it came from, when.
+CREATE TABLE IF NOT EXISTS formosa_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, fid INTEGER NOT NULL, op TEXT NOT NULL,
+  before_min_x REAL, before_min_y REAL, before_max_x REAL, before_max_y REAL,
+  after_min_x REAL, after_min_y REAL, after_max_x REAL, after_max_y REAL,
+  at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS formosa_layers (
   name TEXT NOT NULL PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL,
   source_crs TEXT NOT NULL, imported_at TEXT NOT NULL, feature_count INTEGER NOT NULL,
@@ -125,6 +130,10 @@ pub fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
     // user table.
     conn.execute(
         "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES ('formosa_layers', 'attributes', 'formosa_layers', 'Formosa layer catalogue')",
+        [],
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES ('formosa_changes', 'attributes', 'formosa_changes', 'Formosa live edits, in commit order')",
         [],
     )?;
     for (name, id, org, code, def, desc) in srs {

@@ -42,6 +42,32 @@ impl SpatialIndex {
             .collect()
     }
 
+    /// Adds one feature's envelope (a live edit).
+    pub fn insert(&mut self, id: i64, e: Envelope) {
+        self.tree.insert(GeomWithData::new(Rectangle::from_corners([e.min_x, e.min_y], [e.max_x, e.max_y]), id));
+    }
+
+    /// Removes feature `id`, whose envelope intersects `near`; false when it was not
+    /// there. By id, not by exact envelope: envelopes loaded from the GeoPackage R*Tree
+    /// are float32, rounded outward, and differ from the geometry's own in the last bits.
+    pub fn remove(&mut self, id: i64, near: Envelope) -> bool {
+        struct ById {
+            id: i64,
+            near: AABB<[f64; 2]>,
+        }
+        impl rstar::SelectionFunction<Entry> for ById {
+            fn should_unpack_parent(&self, envelope: &AABB<[f64; 2]>) -> bool {
+                rstar::Envelope::intersects(envelope, &self.near)
+            }
+            fn should_unpack_leaf(&self, entry: &Entry) -> bool {
+                entry.data == self.id
+            }
+        }
+        let pad = 1e-6;
+        let near = AABB::from_corners([near.min_x - pad, near.min_y - pad], [near.max_x + pad, near.max_y + pad]);
+        self.tree.remove_with_selection_function(ById { id, near }).is_some()
+    }
+
     pub fn len(&self) -> usize {
         self.tree.size()
     }

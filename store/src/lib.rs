@@ -3,6 +3,7 @@
 //!
 //! Data flows one way through Formosa: importers write here, encoders read from here.
 
+pub mod edit;
 pub mod elevation;
 pub mod feature_table;
 pub mod geometry_blob;
@@ -12,6 +13,7 @@ pub mod mercator;
 pub mod model;
 mod store;
 
+pub use edit::{Change, Edit};
 pub use model::{Column, ColumnType, Coord, Envelope, Feature, Geometry, LayerKind, NewFeature, Value};
 pub use store::{coerce, Attributes, validate_layer_name, Import, ImportMode, ImportSpec, Layer, LayerInfo, Store};
 

@@ -18,10 +18,13 @@ pub enum LayerKind {
     Buildings,
     /// Any other base-map layer (admin boundaries, roads, water, landmarks).
     Vector,
+    /// 災情通報: disaster reports written live by response apps (incidents, closures,
+    /// damaged pipes), not imported.
+    Incidents,
 }
 
 impl LayerKind {
-    pub const ALL: [LayerKind; 4] = [Self::Cadastral, Self::Pipelines, Self::Buildings, Self::Vector];
+    pub const ALL: [LayerKind; 5] = [Self::Cadastral, Self::Pipelines, Self::Buildings, Self::Vector, Self::Incidents];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,6 +32,7 @@ impl LayerKind {
             Self::Pipelines => "pipelines",
             Self::Buildings => "buildings",
             Self::Vector => "vector",
+            Self::Incidents => "incidents",
         }
     }
 
@@ -43,6 +47,7 @@ impl LayerKind {
             Self::Pipelines => PIPELINE_COLUMNS,
             Self::Buildings => BUILDING_COLUMNS,
             Self::Vector => VECTOR_COLUMNS,
+            Self::Incidents => INCIDENT_COLUMNS,
         }
     }
 
@@ -51,7 +56,7 @@ impl LayerKind {
         match self {
             Self::Cadastral | Self::Buildings => "MULTIPOLYGON",
             Self::Pipelines => "MULTILINESTRING",
-            Self::Vector => "GEOMETRY",
+            Self::Vector | Self::Incidents => "GEOMETRY",
         }
     }
 }
@@ -88,6 +93,13 @@ const BUILDING_COLUMNS: &[Column] = &[
     Column::new("name", Text),
 ];
 const VECTOR_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text)];
+const INCIDENT_COLUMNS: &[Column] = &[
+    Column::new("type", Text),
+    Column::new("severity", Integer),
+    Column::new("time", Text),
+    Column::new("description", Text),
+    Column::new("reporter", Text),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {

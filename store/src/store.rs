@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What the catalogue knows about one layer.
 #[derive(Debug, Clone, Serialize)]
@@ -37,18 +37,42 @@ impl LayerInfo {
     }
 }
 
-/// A feature layer as the server sees it: its catalogue entry, its spatial index and,
-/// once [`Store::load_feature_table`] has run for it, its rows in memory.
+/// A feature layer as the server sees it: its catalogue entry (as of the last import
+/// or reload), its spatial index and, once [`Store::load_feature_table`] has run for it,
+/// its rows in memory. Live edits ([`Store::edit`]) update the index and the rows.
 pub struct Layer {
     pub info: LayerInfo,
-    pub index: SpatialIndex,
-    table: OnceLock<FeatureTable>,
+    pub(crate) index: RwLock<SpatialIndex>,
+    pub(crate) table: RwLock<Option<FeatureTable>>,
 }
 
 impl Layer {
-    /// The in-memory rows, if loaded.
-    pub fn feature_table(&self) -> Option<&FeatureTable> {
-        self.table.get()
+    fn new(info: LayerInfo, index: SpatialIndex) -> Layer {
+        Layer { info, index: RwLock::new(index), table: RwLock::new(None) }
+    }
+
+    /// Whether the rows are in memory.
+    pub fn has_feature_table(&self) -> bool {
+        self.table.read().unwrap().is_some()
+    }
+
+    /// Ids of the features whose envelope intersects `bbox`.
+    pub fn query(&self, bbox: &Envelope) -> Vec<i64> {
+        self.index.read().unwrap().query(bbox)
+    }
+
+    /// Like [`Layer::query`], with each hit's envelope.
+    pub fn query_envelopes(&self, bbox: &Envelope) -> Vec<(i64, Envelope)> {
+        self.index.read().unwrap().query_envelopes(bbox)
+    }
+
+    /// Features currently indexed (imports and live edits).
+    pub fn len(&self) -> usize {
+        self.index.read().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -73,6 +97,8 @@ pub struct ImportSpec {
 pub struct Store {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    /// The live-edit connection (synchronous = FULL), opened on the first edit.
+    pub(crate) writer: Mutex<Option<Connection>>,
     layers: RwLock<BTreeMap<String, Arc<Layer>>>,
 }
 
@@ -127,7 +153,7 @@ impl Store {
             return Err(StoreError::NotAStore(path));
         }
         gpkg::ensure_schema(&conn)?;
-        let store = Store { path, readers: Mutex::new(vec![conn]), layers: RwLock::new(BTreeMap::new()) };
+        let store = Store { path, readers: Mutex::new(vec![conn]), writer: Mutex::new(None), layers: RwLock::new(BTreeMap::new()) };
         store.reload()?;
         Ok(store)
     }
@@ -137,7 +163,7 @@ impl Store {
     }
 
     /// Runs `f` with a pooled connection (opened on demand, returned afterwards).
-    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let conn = self.readers.lock().unwrap().pop();
         let conn = match conn {
             Some(c) => c,
@@ -162,7 +188,7 @@ impl Store {
 
     fn load_layer(&self, info: LayerInfo) -> Result<Layer, StoreError> {
         if info.feature_kind().is_none() {
-            return Ok(Layer { info, index: SpatialIndex::default(), table: OnceLock::new() });
+            return Ok(Layer::new(info, SpatialIndex::default()));
         }
         let entries = self.with_conn(|conn| {
             let sql = format!("SELECT id, minx, miny, maxx, maxy FROM \"{}\"", gpkg::rtree_name(&info.name));
@@ -172,7 +198,7 @@ impl Store {
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
-        Ok(Layer { index: SpatialIndex::bulk_load(entries), info, table: OnceLock::new() })
+        Ok(Layer::new(info, SpatialIndex::bulk_load(entries)))
     }
 
     /// All layers (feature layers and terrain), by name.
@@ -184,7 +210,7 @@ impl Store {
         self.layers.read().unwrap().get(name).cloned()
     }
 
-    fn feature_layer(&self, name: &str) -> Result<(Arc<Layer>, LayerKind), StoreError> {
+    pub(crate) fn feature_layer(&self, name: &str) -> Result<(Arc<Layer>, LayerKind), StoreError> {
         let layer = self.layer(name).ok_or_else(|| StoreError::UnknownLayer(name.to_string()))?;
         let kind = layer.info.feature_kind().ok_or_else(|| StoreError::UnknownLayer(name.to_string()))?;
         Ok((layer, kind))
@@ -193,14 +219,14 @@ impl Store {
     /// Ids of the features of `layer` whose envelope intersects `bbox` (lon/lat).
     pub fn query_ids(&self, layer: &str, bbox: &Envelope) -> Result<Vec<i64>, StoreError> {
         let (layer, _) = self.feature_layer(layer)?;
-        Ok(layer.index.query(bbox))
+        Ok(layer.query(bbox))
     }
 
     /// Reads features by id; ids that do not exist are left out. From the layer's
     /// in-memory table when it is loaded, else from SQLite.
     pub fn features(&self, layer: &str, ids: &[i64], attributes: Attributes) -> Result<Vec<Feature>, StoreError> {
         let (layer_ref, kind) = self.feature_layer(layer)?;
-        if let Some(table) = layer_ref.feature_table() {
+        if let Some(table) = layer_ref.table.read().unwrap().as_ref() {
             return ids.iter().filter_map(|id| table.get(*id, attributes == Attributes::All)).collect();
         }
         self.with_conn(|conn| {
@@ -229,12 +255,14 @@ impl Store {
     /// replaced meanwhile (by [`Store::reload`]) is left for its successor to load.
     pub fn load_feature_table(&self, name: &str) -> Result<(usize, usize), StoreError> {
         let (layer, kind) = self.feature_layer(name)?;
-        if let Some(t) = layer.feature_table() {
+        if let Some(t) = layer.table.read().unwrap().as_ref() {
             return Ok((t.len(), t.bytes()));
         }
+        // Held while reading, so a live edit waits and lands in the loaded table.
+        let mut slot = layer.table.write().unwrap();
         let table = self.with_conn(|conn| FeatureTable::load(conn, name, kind))?;
         let stats = (table.len(), table.bytes());
-        let _ = layer.table.set(table);
+        *slot = Some(table);
         Ok(stats)
     }
 

@@ -40,15 +40,15 @@ fn memory_and_sqlite_reads_agree() {
     assert_eq!(from_disk_typed[3].properties.len(), 2, "typed reads leave the source attributes out");
     assert_eq!(from_disk_all[3].property("人口"), Some(&Value::Integer(1003)));
 
-    assert!(store.layer("towns").unwrap().feature_table().is_none());
+    assert!(!store.layer("towns").unwrap().has_feature_table());
     let (rows, bytes) = store.load_feature_table("towns").unwrap();
     assert_eq!(rows, 50);
     assert!(bytes > 50 * 100, "{bytes} bytes");
-    assert!(store.layer("towns").unwrap().feature_table().is_some());
+    assert!(store.layer("towns").unwrap().has_feature_table());
     assert_eq!(store.features("towns", &ids, Attributes::All).unwrap(), from_disk_all);
     assert_eq!(store.features("towns", &ids, Attributes::Typed).unwrap(), from_disk_typed);
 
     // A reload (as after a re-import) drops the table with the old layer.
     store.reload().unwrap();
-    assert!(store.layer("towns").unwrap().feature_table().is_none());
+    assert!(!store.layer("towns").unwrap().has_feature_table());
 }

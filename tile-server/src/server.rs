@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router {
 async fn health(State(s): State<AppState>) -> Response {
     let layers = s.store.layers();
     let feature_layers = layers.iter().filter(|l| l.info.feature_kind().is_some()).count();
-    let in_memory = layers.iter().filter(|l| l.feature_table().is_some()).count();
+    let in_memory = layers.iter().filter(|l| l.has_feature_table()).count();
     Json(json!({
         "status": "ok",
         "layers": layers.len(),

@@ -44,6 +44,8 @@ pub fn rules(kind: Option<LayerKind>) -> TileRules {
         // 地號 labels are drawn from z17: their points come with the z16 tiles (overzoomed).
         Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16), label_fields: Some(&["parcel_no", "section"]) },
         Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None, label_fields: None },
+        // Disaster reports: every one at every zoom (points; never dropped as sub-pixel).
+        Some(LayerKind::Incidents) => TileRules { minzoom: 0, maxzoom: 16, detail_zoom: 0, extra_attributes: false, label_minzoom: None, label_fields: None },
         Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None, label_fields: None },
         _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0), label_fields: None },
     }
@@ -94,7 +96,6 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
     let units_per_m = EXTENT as f64 / formosa_store::mercator::tile_size_m(z);
     let min_size = if generalise { UNITS_PER_PX } else { 0.0 };
     let mut ids: Vec<i64> = layer
-        .index
         .query_envelopes(&padded)
         .into_iter()
         .filter(|(_, e)| {

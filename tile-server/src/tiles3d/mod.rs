@@ -173,7 +173,7 @@ impl Plan {
         let l = store.layer(layer).ok_or_else(|| Tiles3dError::UnknownLayer(layer.into()))?;
         let kind = l.info.feature_kind().filter(|k| matches!(k, LayerKind::Buildings | LayerKind::Pipelines)).ok_or_else(|| Tiles3dError::UnknownLayer(layer.into()))?;
         let world = formosa_store::Envelope { min_x: -180.0, min_y: -90.0, max_x: 180.0, max_y: 90.0 };
-        let mut ids = l.index.query(&world);
+        let mut ids = l.query(&world);
         ids.sort_unstable();
         let mut sampler = Sampler::new(store, elevation, u8::MAX, geoid_undulation_m);
         // Per feature: its region; grouped by the z15 tile of its centre.
