@@ -10,9 +10,10 @@ const GROUPS = [
   { name: '地籍 Parcels', layers: ['landuse-parcels', 'parcel-lines', 'parcel-labels'] },
   { name: '建物 Buildings', layers: ['buildings-flat', 'buildings-3d'] },
   { name: '管線 Pipelines', layers: ['pipelines'] },
+  { name: '災情 Incidents', layers: ['incidents'] },
 ];
 // Layers whose features a click reports, topmost first.
-const CLICKABLE = ['pipelines', 'buildings-3d', 'buildings-flat', 'landuse-parcels', 'town-boundaries'];
+const CLICKABLE = ['incidents', 'pipelines', 'buildings-3d', 'buildings-flat', 'landuse-parcels', 'town-boundaries'];
 
 const map = new maplibregl.Map({
   container: 'map',

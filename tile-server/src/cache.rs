@@ -79,7 +79,14 @@ impl TileCache {
     /// A cache holding at most `budget_bytes` of tiles (raw + compressed).
     pub fn new(budget_bytes: u64) -> Self {
         let cache = (budget_bytes > 0)
-            .then(|| Cache::builder().max_capacity(budget_bytes).weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight()).build());
+            .then(|| {
+                Cache::builder()
+                    .max_capacity(budget_bytes)
+                    .weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight())
+                    // Live edits drop exactly the tiles they touch (live.rs).
+                    .support_invalidation_closures()
+                    .build()
+            });
         Self { cache }
     }
 

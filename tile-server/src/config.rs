@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// encoders (ellipsoidal h = H + N). 20 m suits Taiwan's western plains and Taipei
     /// (EGM2008: about 17–22 m; up to ~28 m in the Central Range).
     pub geoid_undulation_m: f64,
+    /// Bearer token for writes (incidents, pipeline status); FORMOSA_WRITE_TOKEN
+    /// overrides it. Without one, writes are refused.
+    pub write_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             fonts: vec![crate::fonts::DEFAULT_FONT.into()],
             features_in_memory: true,
             geoid_undulation_m: 20.0,
+            write_token: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct AppState {
     pub tiles: TileCache,
     /// 3D Tiles plans per layer.
     pub plans: crate::http_3dtiles::Plans,
+    /// Committed live edits, to the change stream's subscribers.
+    pub changes: tokio::sync::broadcast::Sender<formosa_store::Change>,
     /// Decoded elevation tiles for the terrain encoders.
     pub elevation: ElevationCache,
     /// One permit per core for making tiles: a surge queues (first come, first served)
@@ -39,7 +41,7 @@ impl AppState {
         let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
-        AppState { store, tiles, plans: Default::default(), elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
+        AppState { store, tiles, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
     }
 }
 
@@ -57,6 +59,17 @@ pub fn router(state: AppState) -> Router {
         .route("/terrain-rgb/{z}/{x}/{y}", get(crate::http_tiles::terrain_rgb))
         .route("/terrain/layer.json", get(crate::http_tiles::terrain_layer_json))
         .route("/3dtiles/{layer}/{file}", get(crate::http_3dtiles::tileset))
+        .route("/ogcapi", get(crate::ogc_features::landing))
+        .route("/ogcapi/conformance", get(crate::ogc_features::conformance))
+        .route("/ogcapi/collections", get(crate::ogc_features::collections))
+        .route("/ogcapi/collections/{id}", get(crate::ogc_features::collection))
+        .route("/ogcapi/collections/{id}/items", get(crate::ogc_features::items).post(crate::live::create))
+        .route(
+            "/ogcapi/collections/{id}/items/{fid}",
+            get(crate::ogc_features::item).put(crate::live::replace).patch(crate::live::patch).delete(crate::live::delete),
+        )
+        .route("/changes", get(crate::live::changes))
+        .route("/changes/stream", get(crate::live::stream))
         .route("/3dtiles/{layer}/{z}/{x}/{y}", get(crate::http_3dtiles::content))
         .route("/terrain/{z}/{x}/{y}", get(crate::http_tiles::terrain_mesh))
         .nest_service("/viewer", viewer)
@@ -153,7 +166,13 @@ fn landing(s: &AppState) -> Response {
 }
 
 /// Binds and serves until Ctrl-C / SIGTERM.
-pub async fn serve(store: Arc<Store>, config: ServerConfig) -> Result<(), String> {
+pub async fn serve(store: Arc<Store>, mut config: ServerConfig) -> Result<(), String> {
+    if let Ok(token) = std::env::var("FORMOSA_WRITE_TOKEN") {
+        config.write_token = Some(token);
+    }
+    // Disaster reports are written live: their layer always exists.
+    store.ensure_layer(crate::live::INCIDENTS, formosa_store::LayerKind::Incidents).map_err(|e| format!("cannot prepare the incidents layer: {e}"))?;
+    tracing::info!("writes (incidents, pipeline status): {}", if config.write_token.as_deref().is_some_and(|t| !t.is_empty()) { "on, with the configured bearer token" } else { "off (no write_token)" });
     let bind = config.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -9,11 +9,11 @@ export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const formosaBin = process.env.FORMOSA_BIN ?? path.join(repo, 'target/debug/formosa');
 
 /** Resolves with { base, child, store } once the server listens. */
-export function startDemo() {
+export function startDemo(extraEnv = {}) {
   const store = path.join(mkdtempSync(path.join(tmpdir(), 'formosa-test-')), 'demo.gpkg');
   const child = spawn(formosaBin, ['--store', store, '-q', 'demo', '--bind', '127.0.0.1:0'], {
     cwd: repo,
-    env: { ...process.env, FORMOSA_LOG: 'info' },
+    env: { ...process.env, FORMOSA_LOG: 'info', ...extraEnv },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   return new Promise((resolve, reject) => {

@@ -1,0 +1,164 @@
+// The disaster-response API through HTTP: OGC API Features reads, token rules for writes,
+// write → read back → the very next tile shows it, precise invalidation (tiles away from
+// the edit keep their cache entry), the change feed and its SSE stream.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { VectorTile } from '@mapbox/vector-tile';
+import { PbfReader } from 'pbf';
+import { startDemo } from './server.mjs';
+
+const TOKEN = 'typhoon-2026-secret';
+let demo;
+before(async () => { demo = await startDemo({ FORMOSA_WRITE_TOKEN: TOKEN }); });
+after(() => demo?.child.kill());
+
+const lon2tile = (lon, z) => Math.floor(((lon + 180) / 360) * 2 ** z);
+const lat2tile = (lat, z) => {
+  const r = (lat * Math.PI) / 180;
+  return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * 2 ** z);
+};
+const auth = { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' };
+const incident = (lon, lat, props = {}) => ({
+  type: 'Feature',
+  geometry: { type: 'Point', coordinates: [lon, lat] },
+  properties: { type: 'road_closure', severity: 4, description: '路樹倒塌，雙向封閉', reporter: '台北市政府消防局', ...props },
+});
+
+async function tile(path) {
+  const res = await fetch(`${demo.base}${path}`);
+  return { etag: res.headers.get('etag'), tile: new VectorTile(new PbfReader(Buffer.from(await res.arrayBuffer()))) };
+}
+
+test('OGC API Features: landing, conformance, collections, items with bbox, filters and paging', async () => {
+  const landing = await (await fetch(`${demo.base}/ogcapi`)).json();
+  assert.ok(landing.links.some((l) => l.rel === 'conformance') && landing.links.some((l) => l.rel === 'data'));
+  const conf = await (await fetch(`${demo.base}/ogcapi/conformance`)).json();
+  assert.ok(conf.conformsTo.includes('http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core'));
+  const cols = await (await fetch(`${demo.base}/ogcapi/collections`)).json();
+  for (const id of ['cadastral', 'buildings', 'pipelines', 'incidents', 'towns']) assert.ok(cols.collections.some((c) => c.id === id), id);
+  const res = await fetch(`${demo.base}/ogcapi/collections/pipelines/items?bbox=121.54,25.02,121.57,25.05&utility=water&limit=5`);
+  assert.equal(res.headers.get('content-type'), 'application/geo+json');
+  const page = await res.json();
+  assert.equal(page.type, 'FeatureCollection');
+  assert.equal(page.numberReturned, 5);
+  assert.ok(page.numberMatched > 5);
+  assert.ok(page.features.every((f) => f.properties.utility === 'water' && f.geometry.type === 'MultiLineString'));
+  const next = page.links.find((l) => l.rel === 'next');
+  const page2 = await (await fetch(next.href)).json();
+  assert.equal(page2.features.length, 5);
+  assert.ok(!page2.features.some((f) => page.features.some((g) => g.id === f.id)), 'pages do not overlap');
+  const one = await (await fetch(`${demo.base}/ogcapi/collections/pipelines/items/${page.features[0].id}`)).json();
+  assert.deepEqual(one.properties, page.features[0].properties);
+  for (const [path, status, text] of [
+    ['/ogcapi/collections/nosuch/items', 404, "'nosuch'"],
+    ['/ogcapi/collections/pipelines/items?bbox=1,2,3', 400, 'four numbers'],
+    ['/ogcapi/collections/pipelines/items?bbox=5,5,1,1', 400, 'minimum'],
+    ['/ogcapi/collections/pipelines/items?limit=0', 400, 'limit'],
+    ['/ogcapi/collections/pipelines/items?colour=red', 400, "unknown query parameter 'colour'"],
+    ['/ogcapi/collections/pipelines/items/abc', 400, "'abc'"],
+    ['/ogcapi/collections/pipelines/items/999999', 404, '999999'],
+  ]) {
+    const r = await fetch(`${demo.base}${path}`);
+    assert.equal(r.status, status, path);
+    assert.equal(r.headers.get('content-type'), 'application/problem+json', path);
+    assert.ok((await r.json()).detail.includes(text), path);
+  }
+});
+
+test('writes need the bearer token: none → 401, wrong → 403; bad bodies → 400', async () => {
+  const url = `${demo.base}/ogcapi/collections/incidents/items`;
+  const body = JSON.stringify(incident(121.56, 25.03));
+  const none = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('www-authenticate'), /Bearer/);
+  const wrong = await fetch(url, { method: 'POST', body, headers: { ...auth, Authorization: 'Bearer nope' } });
+  assert.equal(wrong.status, 403);
+  for (const [payload, text] of [
+    ['{not json', 'not valid JSON'],
+    [JSON.stringify({ type: 'FeatureCollection', features: [] }), 'GeoJSON Feature'],
+    [JSON.stringify(incident(200, 25)), 'not a WGS84'],
+    [JSON.stringify(incident(121.5, 25, { severity: 9 })), 'severity'],
+    [JSON.stringify(incident(121.5, 25, { type: '' })), 'needs a "type"'],
+    [JSON.stringify(incident(121.5, 25, { time: 'yesterday' })), 'RFC 3339'],
+  ]) {
+    const r = await fetch(url, { method: 'POST', body: payload, headers: auth });
+    assert.equal(r.status, 400, payload);
+    assert.ok((await r.json()).detail.includes(text), `${payload} → ${text}`);
+  }
+  const parcels = await fetch(`${demo.base}/ogcapi/collections/cadastral/items`, { method: 'POST', body, headers: auth });
+  assert.equal(parcels.status, 405);
+  const pipeGeom = await fetch(`${demo.base}/ogcapi/collections/pipelines/items/1`, { method: 'PATCH', body: JSON.stringify({ properties: { utility: 'gas' } }), headers: auth });
+  assert.equal(pipeGeom.status, 403);
+});
+
+test('an incident written is read back, shown by the very next tile, and only its tiles are dropped', async () => {
+  const [lon, lat] = [121.5645, 25.0340];
+  const z = 15;
+  const here = `/tiles/basemap/${z}/${lon2tile(lon, z)}/${lat2tile(lat, z)}.mvt`;
+  const far = `/tiles/basemap/${z}/${lon2tile(lon, z) + 3}/${lat2tile(lat, z)}.mvt`;
+  // Warm both tiles into the cache.
+  const before = await tile(here);
+  const farBefore = await tile(far);
+  assert.equal(before.tile.layers.incidents, undefined, 'no incident here yet');
+
+  const feed = await (await fetch(`${demo.base}/changes?since=0`)).json();
+  const created = await fetch(`${demo.base}/ogcapi/collections/incidents/items`, { method: 'POST', body: JSON.stringify(incident(lon, lat)), headers: auth });
+  assert.equal(created.status, 201);
+  const f = await created.json();
+  assert.equal(created.headers.get('location'), `${demo.base}/ogcapi/collections/incidents/items/${f.id}`);
+  assert.equal(f.properties.description, '路樹倒塌，雙向封閉');
+  assert.match(f.properties.time, /^\d{4}-\d\d-\d\dT/);
+  const read = await (await fetch(created.headers.get('location'))).json();
+  assert.deepEqual(read.geometry, { type: 'Point', coordinates: [lon, lat] });
+
+  const after1 = await tile(here);
+  const layer = after1.tile.layers.incidents;
+  assert.ok(layer && layer.length === 1, 'the next tile request shows the incident');
+  assert.equal(layer.feature(0).properties.severity, 4);
+  assert.notEqual(after1.etag, before.etag);
+  assert.equal((await tile(far)).etag, farBefore.etag, 'a tile away from the edit kept its cached copy');
+
+  // The change feed has it, with where it is.
+  const changes = await (await fetch(`${demo.base}/changes?since=${feed.last}`)).json();
+  assert.equal(changes.changes.length, 1);
+  assert.deepEqual([changes.changes[0].op, changes.changes[0].fid, changes.changes[0].layer], ['insert', f.id, 'incidents']);
+
+  // PATCH moves it; PUT replaces it; DELETE removes it — each seen by the next tile.
+  const moved = await fetch(`${demo.base}/ogcapi/collections/incidents/items/${f.id}`, {
+    method: 'PATCH', headers: auth, body: JSON.stringify({ geometry: { type: 'Point', coordinates: [lon + 0.03, lat] }, properties: { severity: 5 } }),
+  });
+  assert.equal(moved.status, 200);
+  assert.equal((await moved.json()).properties.description, '路樹倒塌，雙向封閉', 'PATCH keeps what it does not name');
+  assert.equal((await tile(here)).tile.layers.incidents, undefined, 'gone from the old place');
+  const put = await fetch(`${demo.base}/ogcapi/collections/incidents/items/${f.id}`, { method: 'PUT', headers: auth, body: JSON.stringify(incident(lon, lat, { type: 'flood', severity: 2 })) });
+  assert.equal(put.status, 200);
+  assert.equal((await tile(here)).tile.layers.incidents.feature(0).properties.type, 'flood');
+  const del = await fetch(`${demo.base}/ogcapi/collections/incidents/items/${f.id}`, { method: 'DELETE', headers: auth });
+  assert.equal(del.status, 204);
+  assert.equal((await tile(here)).tile.layers.incidents, undefined);
+  assert.equal((await fetch(`${demo.base}/ogcapi/collections/incidents/items/${f.id}`)).status, 404);
+  const all = await (await fetch(`${demo.base}/changes?since=${feed.last}`)).json();
+  assert.deepEqual(all.changes.map((c) => c.op), ['insert', 'update', 'update', 'delete']);
+});
+
+test('a damaged pipe: PATCH status, and the change arrives on the SSE stream', async () => {
+  const pipe = (await (await fetch(`${demo.base}/ogcapi/collections/pipelines/items?limit=1&utility=gas`)).json()).features[0];
+  const controller = new AbortController();
+  const res = await fetch(`${demo.base}/changes/stream`, { signal: controller.signal });
+  assert.equal(res.headers.get('content-type'), 'text/event-stream');
+  const reader = res.body.getReader();
+  const patched = await fetch(`${demo.base}/ogcapi/collections/pipelines/items/${pipe.id}`, { method: 'PATCH', headers: auth, body: JSON.stringify({ properties: { status: 'damaged' } }) });
+  assert.equal(patched.status, 200);
+  const body = await patched.json();
+  assert.equal(body.properties.status, 'damaged');
+  assert.equal(body.properties.diameter_mm, pipe.properties.diameter_mm, 'other attributes untouched');
+  let text = '';
+  while (!text.includes('event: change')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  controller.abort();
+  const data = JSON.parse(text.split('\n').find((l) => l.startsWith('data: ')).slice(6));
+  assert.deepEqual([data.layer, data.fid, data.op], ['pipelines', pipe.id, 'update']);
+});
