@@ -68,7 +68,7 @@ fn health_catalog_and_problems() {
     assert!(ctype.starts_with("application/json"));
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["layers"], 2);
+    assert_eq!(health["layers"], 3, "cadastral, towns and the live incidents layer");
 
     let (status, _, body) = get(&server.addr, "/catalog");
     assert_eq!(status, 200);
