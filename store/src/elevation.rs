@@ -197,7 +197,7 @@ impl TerrainImport {
     }
 
     pub fn commit(mut self, source: &str, source_crs: &str, details: serde_json::Value) -> Result<(), StoreError> {
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true); // ms: the server tells re-imports apart by it
         let mut details = details;
         if let serde_json::Value::Object(m) = &mut details {
             m.insert("max_zoom".into(), self.max_zoom.into());

@@ -186,6 +186,33 @@ impl Store {
         Ok(())
     }
 
+    /// Picks up what other processes committed (imports, replacements, removals) since
+    /// the last look, layer by layer: changed layers get a new index, unchanged ones keep
+    /// theirs (and their rows in memory). Readers holding a layer finish on it. Returns
+    /// the names of the layers that changed.
+    pub fn refresh(&self) -> Result<Vec<String>, StoreError> {
+        let infos = self.with_conn(read_catalogue)?;
+        let current = self.layers.read().unwrap().clone();
+        let mut changed: Vec<String> = current.keys().filter(|n| !infos.iter().any(|i| &i.name == *n)).cloned().collect();
+        let mut next = BTreeMap::new();
+        for info in infos {
+            match current.get(&info.name) {
+                Some(l) if l.info.imported_at == info.imported_at && l.info.kind == info.kind => {
+                    next.insert(info.name.clone(), l.clone());
+                }
+                _ => {
+                    changed.push(info.name.clone());
+                    let layer = self.load_layer(info)?;
+                    next.insert(layer.info.name.clone(), Arc::new(layer));
+                }
+            }
+        }
+        if !changed.is_empty() {
+            *self.layers.write().unwrap() = next;
+        }
+        Ok(changed)
+    }
+
     fn load_layer(&self, info: LayerInfo) -> Result<Layer, StoreError> {
         if info.feature_kind().is_none() {
             return Ok(Layer::new(info, SpatialIndex::default()));
@@ -491,7 +518,7 @@ impl Import {
         } else {
             self.conn.execute("UPDATE gpkg_geometry_columns SET z = ?2 WHERE table_name = ?1", params![name, self.spec.has_z as i32])?;
         }
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true); // ms: the server tells re-imports apart by it
         if let Some(e) = self.extent {
             self.conn.execute(
                 "UPDATE gpkg_contents SET min_x = ?2, min_y = ?3, max_x = ?4, max_y = ?5, last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1",

@@ -178,19 +178,58 @@ pub async fn serve(store: Arc<Store>, mut config: ServerConfig) -> Result<(), St
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("serving {} layers from {} on http://{addr}/", store.layers().len(), store.path().display());
     if config.features_in_memory {
-        load_feature_tables(store.clone());
+        load_feature_tables(store.clone(), None);
     }
-    axum::serve(listener, router(AppState::new(store, config)))
+    let state = AppState::new(store, config);
+    tokio::spawn(watch_for_imports(state.clone()));
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }
 
-/// Reads each feature layer's rows into memory on a background thread, one layer after
-/// the other; tiles are served from the store file meanwhile.
-fn load_feature_tables(store: Arc<Store>) {
+/// Hot re-import: every second, looks for layers another process imported, replaced or
+/// removed, swaps them in (requests in flight finish on the old ones), drops their
+/// cached tiles and reads their rows into memory again.
+async fn watch_for_imports(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let store = state.store.clone();
+        let changed = match tokio::task::spawn_blocking(move || store.refresh()).await {
+            Ok(Ok(changed)) => changed,
+            Ok(Err(e)) => {
+                tracing::warn!("looking for re-imports: {e}");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if changed.is_empty() {
+            continue;
+        }
+        tracing::info!("re-imported while serving: {}; swapped in", changed.join(", "));
+        let terrain_changed = changed.iter().any(|n| n == "terrain");
+        let mut kinds: Vec<String> = changed.iter().flat_map(|n| [format!("mvt:{n}"), format!("3dtiles:{n}")]).collect();
+        kinds.push("mvt:basemap".into());
+        if terrain_changed {
+            kinds.extend(["terrain-rgb", "quantized-mesh", "quantized-mesh+normals"].map(String::from));
+        }
+        state.tiles.invalidate(move |k| kinds.contains(&k.kind));
+        if terrain_changed {
+            state.elevation.clear();
+        }
+        if state.config.features_in_memory {
+            load_feature_tables(state.store.clone(), Some(changed));
+        }
+    }
+}
+
+/// Reads each feature layer's rows (or those of `only`) into memory on a background
+/// thread, one layer after the other; tiles are served from the store file meanwhile.
+fn load_feature_tables(store: Arc<Store>, only: Option<Vec<String>>) {
     let spawned = std::thread::Builder::new().name("feature-tables".into()).spawn(move || {
-        for layer in store.layers().into_iter().filter(|l| l.info.feature_kind().is_some()) {
+        let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|n| n == name));
+        for layer in store.layers().into_iter().filter(|l| l.info.feature_kind().is_some() && wanted(&l.info.name)) {
             let started = std::time::Instant::now();
             match store.load_feature_table(&layer.info.name) {
                 Ok((rows, bytes)) => tracing::info!(

@@ -75,7 +75,12 @@ fn acknowledged_writes_survive_sigkill() {
             })
         })
         .collect();
+    let started = std::time::Instant::now();
     while acked.lock().unwrap().len() < 60 {
+        if started.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            panic!("fewer than 60 writes acknowledged in 60 s");
+        }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL, with writes in flight
