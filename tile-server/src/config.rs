@@ -40,6 +40,13 @@ pub struct ServerConfig {
     /// Bearer token for writes (incidents, pipeline status); FORMOSA_WRITE_TOKEN
     /// overrides it. Without one, writes are refused.
     pub write_token: Option<String>,
+    /// Requests per second per client address (0: no limit), and the burst allowed.
+    pub rate_limit_per_s: f64,
+    pub rate_limit_burst: f64,
+    /// Seconds a request may take before the server answers 408 (streams excepted).
+    pub request_timeout_s: u64,
+    /// Origins allowed by CORS; ["*"] allows any.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +73,10 @@ impl Default for ServerConfig {
             features_in_memory: true,
             geoid_undulation_m: 20.0,
             write_token: None,
+            rate_limit_per_s: 0.0,
+            rate_limit_burst: 200.0,
+            request_timeout_s: 30,
+            cors_origins: vec!["*".into()],
         }
     }
 }

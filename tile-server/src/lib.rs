@@ -10,6 +10,7 @@ pub mod labels;
 pub mod geojson;
 pub mod ogc_features;
 pub mod live;
+pub mod limits;
 pub mod tiles3d;
 pub mod http_3dtiles;
 pub mod http_tiles;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub tiles: TileCache,
     /// 3D Tiles plans per layer.
     pub plans: crate::http_3dtiles::Plans,
+    /// Per-client request rate limit, when configured.
+    pub limiter: Option<Arc<crate::limits::RateLimiter>>,
     /// Committed live edits, to the change stream's subscribers.
     pub changes: tokio::sync::broadcast::Sender<formosa_store::Change>,
     /// Decoded elevation tiles for the terrain encoders.
@@ -41,12 +43,16 @@ impl AppState {
         let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
-        AppState { store, tiles, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
+        let limiter = (config.rate_limit_per_s > 0.0).then(|| Arc::new(crate::limits::RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst)));
+        AppState { store, tiles, limiter, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
     }
 }
 
 pub fn router(state: AppState) -> Router {
     let viewer = ServeDir::new(&state.config.viewer_dir);
+    // The change stream stays open for good: no timeout on it.
+    let streams = Router::new().route("/changes/stream", get(crate::live::stream));
+    let timeout = std::time::Duration::from_secs(state.config.request_timeout_s.max(1));
     Router::new()
         .route("/", get(index))
         .route("/health", get(health))
@@ -69,13 +75,30 @@ pub fn router(state: AppState) -> Router {
             get(crate::ogc_features::item).put(crate::live::replace).patch(crate::live::patch).delete(crate::live::delete),
         )
         .route("/changes", get(crate::live::changes))
-        .route("/changes/stream", get(crate::live::stream))
         .route("/3dtiles/{layer}/{z}/{x}/{y}", get(crate::http_3dtiles::content))
         .route("/terrain/{z}/{x}/{y}", get(crate::http_tiles::terrain_mesh))
         .nest_service("/viewer", viewer)
         .fallback(not_found)
-        .layer(CorsLayer::permissive())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .merge(streams)
+        .layer(axum::extract::DefaultBodyLimit::max(crate::live::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::rate_limit))
+        .layer(cors(&state.config.cors_origins))
         .with_state(state)
+}
+
+/// CORS for the configured origins (any, with "*"); writes need Authorization.
+fn cors(origins: &[String]) -> CorsLayer {
+    use tower_http::cors::{AllowOrigin, Any};
+    let layer = CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD, axum::http::Method::POST, axum::http::Method::PUT, axum::http::Method::PATCH, axum::http::Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, "last-event-id".parse().expect("header name")])
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER]);
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(Any)
+    } else {
+        layer.allow_origin(AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok())))
+    }
 }
 
 async fn health(State(s): State<AppState>) -> Response {
@@ -182,7 +205,7 @@ pub async fn serve(store: Arc<Store>, mut config: ServerConfig) -> Result<(), St
     }
     let state = AppState::new(store, config);
     tokio::spawn(watch_for_imports(state.clone()));
-    axum::serve(listener, router(state))
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
