@@ -27,24 +27,9 @@ impl From<TileError> for Problem {
     }
 }
 
-/// Every feature layer of the store, in drawing order (areas under lines under points).
+/// The base map's layers (see `tiles::basemap_layers`).
 pub fn vector_layers(state: &AppState) -> Vec<String> {
-    let order = |kind: &str| match kind {
-        "vector" => 0,
-        "cadastral" => 1,
-        "buildings" => 2,
-        "pipelines" => 3,
-        _ => 4,
-    };
-    let mut layers: Vec<(i32, String)> = state
-        .store
-        .layers()
-        .iter()
-        .filter(|l| l.info.feature_kind().is_some())
-        .map(|l| (order(&l.info.kind), l.info.name.clone()))
-        .collect();
-    layers.sort();
-    layers.into_iter().map(|(_, n)| n).collect()
+    tiles::basemap_layers(&state.store)
 }
 
 pub fn base_url(headers: &HeaderMap) -> String {

@@ -11,6 +11,7 @@ pub mod geojson;
 pub mod ogc_features;
 pub mod live;
 pub mod limits;
+pub mod seed;
 pub mod tiles3d;
 pub mod http_3dtiles;
 pub mod http_tiles;

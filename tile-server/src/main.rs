@@ -85,6 +85,22 @@ enum Command {
         #[arg(long)]
         fresh: bool,
     },
+    /// Pre-render tiles for an area and zoom range into a PMTiles or MBTiles file (the
+    /// same tiles the server answers), e.g. to push the base map to a CDN before a typhoon.
+    #[command(after_help = "Examples:\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 10-16 taipei.pmtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 12-15 --tiles cadastral,buildings parcels.mbtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 8-13 --tiles terrain-rgb terrain.pmtiles")]
+    Seed {
+        /// Area as west,south,east,north in degrees (WGS84).
+        #[arg(long)]
+        bbox: String,
+        /// Zoom levels, e.g. 10-16 or 14.
+        #[arg(long, default_value = "0-14")]
+        zoom: String,
+        /// What to render: basemap (every vector layer), a comma-separated list of layers, or terrain-rgb.
+        #[arg(long, default_value = "basemap")]
+        tiles: String,
+        /// Output: .pmtiles (PMTiles v3) or .mbtiles.
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,6 +193,30 @@ fn run(cli: Cli) -> Result<(), String> {
             let report = run_import(&store, cmd, &config, show_progress)?;
             if !cli.quiet {
                 print!("{}", report.summary());
+            }
+            Ok(())
+        }
+        Command::Seed { bbox, zoom, tiles, out } => {
+            let store = open_store(&store_path)?;
+            let bbox = formosa_tile_server::seed::parse_bbox(&bbox)?;
+            let (min_zoom, max_zoom) = formosa_tile_server::seed::parse_zooms(&zoom)?;
+            let content = match tiles.as_str() {
+                "terrain-rgb" => formosa_tile_server::seed::Content::TerrainRgb { geoid_undulation_m: config.server.geoid_undulation_m },
+                "basemap" => formosa_tile_server::seed::Content::Vector(formosa_tile_server::tiles::basemap_layers(&store)),
+                list => formosa_tile_server::seed::Content::Vector(list.split(',').map(|s| s.trim().to_string()).collect()),
+            };
+            let opts = formosa_tile_server::seed::SeedOptions { bbox, min_zoom, max_zoom, content, out: out.clone(), show_progress };
+            let r = formosa_tile_server::seed::seed(&store, &opts)?;
+            if !cli.quiet {
+                println!(
+                    "{}: {} tiles written of {} in z{min_zoom}–z{max_zoom} ({} empty left out), {:.1} MB, in {:.1} s",
+                    out.display(),
+                    r.tiles_written,
+                    r.tiles_visited,
+                    r.tiles_visited - r.tiles_written,
+                    r.bytes as f64 / 1e6,
+                    r.seconds
+                );
             }
             Ok(())
         }

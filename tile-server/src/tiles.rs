@@ -131,6 +131,22 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
     Ok(())
 }
 
+/// Every feature layer of the store, in drawing order (areas under lines under points),
+/// as the composite base map carries them.
+pub fn basemap_layers(store: &Store) -> Vec<String> {
+    let order = |kind: Option<LayerKind>| match kind {
+        Some(LayerKind::Vector) => 0,
+        Some(LayerKind::Cadastral) => 1,
+        Some(LayerKind::Buildings) => 2,
+        Some(LayerKind::Pipelines) => 3,
+        _ => 4,
+    };
+    let mut layers: Vec<(i32, String)> =
+        store.layers().iter().filter(|l| l.info.feature_kind().is_some()).map(|l| (order(l.info.feature_kind()), l.info.name.clone())).collect();
+    layers.sort();
+    layers.into_iter().map(|(_, n)| n).collect()
+}
+
 /// An MVT tile with one MVT layer per named store layer, plus `{layer}_label` points for
 /// polygon layers (layers with nothing in the tile are left out; a tile with nothing at
 /// all is empty, zero bytes).
