@@ -37,3 +37,17 @@ impl IntoResponse for Problem {
         (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
     }
 }
+
+/// Response mapper: plain-text 4xx answers from axum's own extractors (a path segment
+/// that is not UTF-8, a malformed JSON body…) become problem details too, with the
+/// extractor's message as the detail, so every error a client sees is JSON.
+pub async fn rejections_as_problems(response: Response) -> Response {
+    let plain = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/plain"));
+    let status = response.status();
+    if !plain || !status.is_client_error() {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&body).trim().to_string();
+    Problem::new(status, if detail.is_empty() { status.canonical_reason().unwrap_or("bad request").to_string() } else { detail }).into_response()
+}

@@ -49,7 +49,10 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let viewer = ServeDir::new(&state.config.viewer_dir);
+    // Static files; what is not there, or not a GET, gets a JSON reason like everything else.
+    let viewer = ServeDir::new(&state.config.viewer_dir)
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(axum::handler::HandlerWithoutStateExt::into_service(static_fallback));
     // The change stream stays open for good: no timeout on it.
     let streams = Router::new().route("/changes/stream", get(crate::live::stream));
     let timeout = std::time::Duration::from_secs(state.config.request_timeout_s.max(1));
@@ -79,9 +82,11 @@ pub fn router(state: AppState) -> Router {
         .route("/terrain/{z}/{x}/{y}", get(crate::http_tiles::terrain_mesh))
         .nest_service("/viewer", viewer)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .merge(streams)
         .layer(axum::extract::DefaultBodyLimit::max(crate::live::MAX_BODY))
+        .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::rate_limit))
         .layer(cors(&state.config.cors_origins))
         .with_state(state)
@@ -136,6 +141,21 @@ async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(Strin
         Err(e @ FontError::UnknownFont { .. }) => Err(Problem::not_found(e.to_string())),
         Err(e) => Err(Problem::internal(e.to_string())),
     }
+}
+
+async fn static_fallback(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        Problem::not_found(format!("no file at /viewer{}", uri.path()))
+    } else {
+        method_not_allowed(method, uri).await
+    }
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}; reads are GET (writes: POST/PUT/PATCH/DELETE on /ogcapi/collections/incidents/items)", uri.path()),
+    )
 }
 
 async fn not_found(uri: axum::http::Uri) -> Problem {

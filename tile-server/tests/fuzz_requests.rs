@@ -1,0 +1,166 @@
+//! A bounded, seeded fuzzer on stable Rust (cargo-fuzz needs a nightly toolchain, which
+//! this project cannot assume): thousands of mutated request paths, query strings and
+//! bodies against a running server, and random inputs to the public parsers. No input may
+//! crash the server or get a 5xx; every 4xx carries a JSON (or OGC) reason.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// xorshift64*: reproducible runs (FORMOSA_FUZZ_SEED), no extra crates.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+}
+
+const PIECES: &[&str] = &[
+    "/", "tiles", "basemap", "cadastral", "buildings", "pipelines", "incidents", "nosuch", "ogcapi", "collections", "items", "3dtiles",
+    "terrain", "terrain-rgb", "layer.json", "tileset.json", "styles", "fonts", "changes", "stream", "viewer", "..", "%2e%2e", "%00", "%ff",
+    "0", "1", "15", "16", "24", "25", "99999999999", "-1", "NaN", "1e400", "27447", "14028", ".mvt", ".pbf", ".glb", ".terrain", ".png",
+    ".json", "?", "&", "=", "bbox=", "121.5,25,121.6,25.1", "1,2,3", "limit=", "offset=", "since=", "utility=water", "%20", "中文", "地號",
+    "<script>", "'", "\"", ";", ",", "//", "\\", "{z}", "WenQuanYi Micro Hei Regular", "0-255.pbf", "65280-65535.pbf",
+];
+
+fn mutate(rng: &mut Rng) -> String {
+    let mut s = String::from("/");
+    for _ in 0..1 + rng.below(9) {
+        s.push_str(rng.pick(PIECES));
+        if rng.below(3) == 0 {
+            s.push('/');
+        }
+    }
+    // Raw byte noise, percent-encoded so the request line stays parseable.
+    for _ in 0..rng.below(3) {
+        s.push_str(&format!("%{:02X}", rng.below(256)));
+    }
+    // Characters a request target may not hold raw (hyper rightly refuses those with a
+    // bare 400 before any handler runs) go percent-encoded; the rest stays as mutated.
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn send(addr: &str, raw: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("server still accepting connections");
+    s.write_all(raw).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    (text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), text)
+}
+
+#[test]
+fn mutated_requests_never_crash_or_5xx() {
+    let seed: u64 = std::env::var("FORMOSA_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_F0E5);
+    let rounds: usize = std::env::var("FORMOSA_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3000);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("f.gpkg");
+    formosa_ok(&store, &["import", "cadastral", &fixture("cadastral/taipei_parcels.shp")]);
+    formosa_ok(&store, &["import", "pipelines", &fixture("pipelines/pipelines_2d.gpkg")]);
+    formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    formosa_ok(&store, &["import", "terrain", &fixture("terrain/dem_twd97_20m.tif")]);
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_formosa"))
+            .arg("--store")
+            .arg(&store)
+            .args(["serve", "--bind", "127.0.0.1:0", "--cache-mb", "0"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env_remove("FORMOSA_CONFIG")
+            .env("FORMOSA_LOG", "info")
+            .env("FORMOSA_WRITE_TOKEN", "fuzz")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server log").unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log_w = log.clone();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            log_w.lock().unwrap().push(l);
+        }
+    });
+    let mut rng = Rng(seed);
+    let methods = ["GET", "GET", "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"];
+    let bodies = [
+        "", "{", "null", "[]", "{\"type\":\"Feature\"}", "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[121.5,25]},\"properties\":{\"type\":\"flood\"}}",
+        "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[1e308,1],[2,2]]]},\"properties\":{\"severity\":1e99}}",
+        "{\"properties\":{\"status\":\"damaged\",\"x\":{\"y\":[1,2,{}]}}}", "{\"geometry\":{\"type\":\"GeometryCollection\",\"geometries\":[]}}",
+    ];
+    for i in 0..rounds {
+        let method = rng.pick(&methods);
+        let path = mutate(&mut rng);
+        let body = if method == "GET" || method == "HEAD" { "" } else { rng.pick(&bodies) };
+        let auth = if rng.below(2) == 0 { "Authorization: Bearer fuzz\r\n" } else { "" };
+        let raw = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        let (status, text) = send(&addr, raw.as_bytes());
+        assert!(status != 0, "round {i}: no answer to {method} {path} (seed {seed})");
+        assert!(status < 500, "round {i}: {method} {path} with {body:?} → {status} (seed {seed})\n{text}");
+        if (400..500).contains(&status) && method != "HEAD" {
+            assert!(text.contains("application/problem+json") || text.contains("xml"), "round {i}: {method} {path} → {status} without a JSON reason\n{text}");
+        }
+    }
+    assert!(server.0.try_wait().unwrap().is_none(), "the server is still running");
+    assert!(!log.lock().unwrap().iter().any(|l| l.contains("panicked")), "no panic in the server log");
+}
+
+#[test]
+fn parsers_take_random_input_without_panicking() {
+    use formosa_tile_server::{geojson, http_tiles, seed};
+    let mut rng = Rng(0xF00D);
+    let alphabet: Vec<char> = "0123456789,.-e+ E\u{0}中{}[]\":abcfxyz/".chars().collect();
+    for _ in 0..20_000 {
+        let s: String = (0..rng.below(24)).map(|_| alphabet[rng.below(alphabet.len())]).collect();
+        let _ = seed::parse_bbox(&s);
+        let _ = seed::parse_zooms(&s);
+        let parts: Vec<&str> = s.splitn(3, '/').collect();
+        if parts.len() == 3 {
+            let _ = http_tiles::parse_tile(parts[0], parts[1], parts[2], &[".mvt"]);
+        }
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&s) {
+            let _ = geojson::parse_geometry(&v);
+            let _ = geojson::parse_feature(&v, formosa_store::LayerKind::Incidents);
+        }
+    }
+    // Structured GeoJSON noise: deep nesting, huge numbers, wrong types.
+    for _ in 0..5_000 {
+        let n = |rng: &mut Rng| match rng.below(5) {
+            0 => serde_json::json!(rng.next() as f64 * 1e300),
+            1 => serde_json::json!(-(rng.below(400) as f64)),
+            2 => serde_json::json!("x"),
+            3 => serde_json::json!(null),
+            _ => serde_json::json!(rng.below(180) as f64),
+        };
+        let ring: Vec<serde_json::Value> = (0..rng.below(6)).map(|_| serde_json::json!([n(&mut rng), n(&mut rng)])).collect();
+        let kinds = ["Point", "LineString", "Polygon", "MultiPolygon", "MultiLineString", "MultiPoint", "Nope"];
+        let g = serde_json::json!({ "type": kinds[rng.below(kinds.len())], "coordinates": if rng.below(2) == 0 { serde_json::json!([ring]) } else { serde_json::json!(ring) } });
+        let _ = geojson::parse_geometry(&g);
+    }
+}
