@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Soak: a disaster-day load on loopback for SOAK_SECONDS (default 600) with CONNS (256)
+# connections: 95 % base-map tile reads (z12–z16 where the data is) and 5 % writes
+# (new incident reports, and damaged/shut-off status on random pipes), against 1 M
+# parcels + 200 k buildings + 100 k pipelines, tile cache on. Goals (issue 6): zero
+# errors, p99 ≤ 50 ms, RSS growth ≤ 10 % after a 60 s warm-up, every acknowledged write
+# present at the end.
+#
+#   benches/soak.sh                  # 10 minutes
+#   SOAK_SECONDS=120 benches/soak.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SOAK_SECONDS=${SOAK_SECONDS:-600}
+CONNS=${CONNS:-256}
+OUT=${OUT:-benches/out}
+PORT=18183
+TOKEN=soak-token
+mkdir -p "$OUT/soak"
+command -v wrk >/dev/null || apt-get install -y -q -o DPkg::Lock::Timeout=300 wrk >/dev/null
+cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+DATA="$OUT/large-soak"
+if [ ! -f "$DATA/parcels.shp" ]; then
+  target/release/formosa-fixtures large --parcels 1000000 --buildings 200000 --pipelines 100000 --out "$DATA"
+fi
+BASE="$OUT/soak/base.gpkg"
+if [ ! -f "$BASE" ]; then
+  target/release/formosa -q --store "$BASE" import cadastral "$DATA/parcels.shp"
+  target/release/formosa -q --store "$BASE" import buildings "$DATA/buildings.shp"
+  target/release/formosa -q --store "$BASE" import pipelines "$DATA/pipelines.gpkg"
+fi
+STORE="$OUT/soak/run.gpkg"
+rm -f "$STORE" "$STORE-wal" "$STORE-shm"
+cp "$BASE" "$STORE"   # a fresh copy: no incidents before the run
+# The tile list: where the data is (every 500th parcel's centre), z12–z16.
+python3 - "$STORE" "$OUT/soak/tiles.txt" <<'PY'
+import math, random, sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+pts = db.execute("SELECT (minx+maxx)/2, (miny+maxy)/2 FROM rtree_cadastral_geom WHERE id % 500 = 0").fetchall()
+def tile(lon, lat, z):
+    n = 2 ** z; r = math.radians(lat)
+    return z, int((lon + 180) / 360 * n), int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
+tiles = sorted({tile(lon, lat, z) for lon, lat in pts for z in range(12, 17)})
+random.seed(3); random.shuffle(tiles)
+open(sys.argv[2], "w").writelines(f"/tiles/basemap/{z}/{x}/{y}.mvt\n" for z, x, y in tiles)
+print(f"{len(tiles)} distinct tiles")
+PY
+cat > "$OUT/soak/mix.lua" <<LUA
+local paths, idx, threads = {}, 0, {}
+created, patched, bad = 0, 0, 0
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  idx = math.random(#paths)
+  math.randomseed(os.time() + idx)
+end
+local auth = { ["Authorization"] = "Bearer $TOKEN", ["Content-Type"] = "application/json" }
+function request()
+  local r = math.random()
+  if r < 0.03 then
+    local lon, lat = 121.45 + math.random() * 0.2, 24.98 + math.random() * 0.12
+    local body = string.format('{"type":"Feature","geometry":{"type":"Point","coordinates":[%.6f,%.6f]},"properties":{"type":"flood","severity":%d,"description":"soak","reporter":"soak"}}', lon, lat, math.random(1, 5))
+    return wrk.format("POST", "/ogcapi/collections/incidents/items", auth, body)
+  elseif r < 0.05 then
+    local status = ({ "damaged", "shut_off", "in_service" })[math.random(1, 3)]
+    return wrk.format("PATCH", "/ogcapi/collections/pipelines/items/" .. math.random(1, 100000), auth, '{"properties":{"status":"' .. status .. '"}}')
+  end
+  idx = idx % #paths + 1
+  return wrk.format("GET", paths[idx], { ["Accept-Encoding"] = "gzip" })
+end
+function response(status, headers, body)
+  if status == 201 then created = created + 1
+  elseif status >= 400 then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local c, b = 0, 0
+  for _, t in ipairs(threads) do c = c + t:get("created"); b = b + t:get("bad") end
+  local e = summary.errors
+  io.write(string.format("RESULT %d %.1f %.2f %.2f %.2f %d %d %d\n", summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    e.connect + e.read + e.write + e.timeout, b, c))
+end
+LUA
+FORMOSA_WRITE_TOKEN=$TOKEN target/release/formosa -q --store "$STORE" serve --bind 127.0.0.1:$PORT &
+pid=$!
+trap 'kill $pid 2>/dev/null' EXIT
+for _ in $(seq 600); do
+  curl -s "http://127.0.0.1:$PORT/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); sys.exit(h["feature_layers_in_memory"] != h["feature_layers"])' 2>/dev/null && break
+  sleep 0.2
+done
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+( while kill -0 $pid 2>/dev/null; do echo "$(date +%s) $(rss)"; sleep 10; done ) > "$OUT/soak/rss.txt" &
+sampler=$!
+echo "machine: nproc=$(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -c$CONNS -d${SOAK_SECONDS}s, 95 % tiles / 3 % new incidents / 2 % pipe status"
+start=$(date +%s)
+r=$(wrk -t2 -c"$CONNS" -d"${SOAK_SECONDS}s" --timeout 10s -s "$OUT/soak/mix.lua" "http://127.0.0.1:$PORT" -- "$OUT/soak/tiles.txt" | grep '^RESULT')
+kill $sampler 2>/dev/null || true
+read -r _ total rps p50 p99 max errors bad created <<<"$r"
+stored=$(curl -s "http://127.0.0.1:$PORT/ogcapi/collections/incidents/items?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
+python3 - "$OUT/soak/rss.txt" "$start" <<PY
+import sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
+start = int(sys.argv[2])
+warm = [kb for t, kb in rows if t >= start + 60]
+base, last = (warm[0], warm[-1]) if warm else (rows[0][1], rows[-1][1])
+growth = (last - base) / base * 100
+print(f"requests {int('$total'):,}, {float('$rps'):.0f}/s; latency p50 $p50 ms, p99 $p99 ms (goal ≤ 50), max $max ms")
+print(f"errors: socket/timeouts $errors, HTTP ≥ 400: $bad (goal 0)")
+print(f"RSS after warm-up {base/1024:.0f} MiB → end {last/1024:.0f} MiB: growth {growth:+.1f} % (goal ≤ 10 %)")
+print(f"incidents acknowledged (201) $created, stored at the end $stored: {'all present' if int('$stored') >= int('$created') else 'MISSING WRITES'}")
+PY
