@@ -5,17 +5,6 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// xorshift64*: reproducible runs (FORMOSA_FUZZ_SEED), no extra crates.
 struct Rng(u64);
@@ -62,12 +51,8 @@ fn mutate(rng: &mut Rng) -> String {
 }
 
 fn send(addr: &str, raw: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("server still accepting connections");
-    s.write_all(raw).unwrap();
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    (text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), text)
+    let r = http(addr, raw);
+    (r.status, format!("{}{}", r.head, r.text()))
 }
 
 #[test]
@@ -80,33 +65,10 @@ fn mutated_requests_never_crash_or_5xx() {
     formosa_ok(&store, &["import", "pipelines", &fixture("pipelines/pipelines_2d.gpkg")]);
     formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
     formosa_ok(&store, &["import", "terrain", &fixture("terrain/dem_twd97_20m.tif")]);
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_formosa"))
-            .arg("--store")
-            .arg(&store)
-            .args(["serve", "--bind", "127.0.0.1:0", "--cache-mb", "0"])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .env_remove("FORMOSA_CONFIG")
-            .env("FORMOSA_LOG", "info")
-            .env("FORMOSA_WRITE_TOKEN", "fuzz")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server log").unwrap();
-        if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log_w = log.clone();
-    std::thread::spawn(move || {
-        for l in lines.map_while(Result::ok) {
-            log_w.lock().unwrap().push(l);
-        }
+    let server = serve(&store, |cmd| {
+        cmd.args(["--cache-mb", "0"]).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).env("FORMOSA_WRITE_TOKEN", "fuzz");
     });
+    let addr = server.addr.clone();
     let mut rng = Rng(seed);
     let methods = ["GET", "GET", "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"];
     let bodies = [
@@ -127,8 +89,9 @@ fn mutated_requests_never_crash_or_5xx() {
             assert!(text.contains("application/problem+json") || text.contains("xml"), "round {i}: {method} {path} → {status} without a JSON reason\n{text}");
         }
     }
-    assert!(server.0.try_wait().unwrap().is_none(), "the server is still running");
-    assert!(!log.lock().unwrap().iter().any(|l| l.contains("panicked")), "no panic in the server log");
+    let mut server = server;
+    assert!(server.child.try_wait().unwrap().is_none(), "the server is still running");
+    assert!(!server.log().iter().any(|l| l.contains("panicked")), "no panic in the server log");
 }
 
 #[test]

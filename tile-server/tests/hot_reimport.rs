@@ -3,30 +3,12 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Kills the server when the test ends, passed or not.
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn get(addr: &str, path: &str) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp).unwrap();
-    let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |i| i + 4);
-    let head = String::from_utf8_lossy(&resp[..head_end]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, resp[head_end..].to_vec())
+    let r = http_get(addr, path);
+    (r.status, r.body)
 }
 
 fn matched(addr: &str) -> u64 {
@@ -40,23 +22,8 @@ fn a_layer_replaced_while_serving_is_swapped_in() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("hot.gpkg");
     formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
-    let mut server = Server(Command::new(env!("CARGO_BIN_EXE_formosa"))
-        .arg("--store")
-        .arg(&store)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_remove("FORMOSA_CONFIG")
-        .env("FORMOSA_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap());
-    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server log").unwrap();
-        if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = serve(&store, |_| {});
+    let addr = server.addr.clone();
     assert_eq!(matched(&addr), 1215);
     // The tile where the replacement buildings go; the old ones are there too.
     let tile = "/tiles/buildings/16/54897/28059.mvt";

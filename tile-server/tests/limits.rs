@@ -3,25 +3,10 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn request(addr: &str, raw: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(raw).unwrap();
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    (text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), text)
+    let r = http(addr, raw);
+    (r.status, format!("{}{}", r.head, r.text()))
 }
 
 #[test]
@@ -31,26 +16,10 @@ fn rate_and_body_limits() {
     formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
     let config = dir.path().join("formosa.toml");
     std::fs::write(&config, "[server]\nrate_limit_per_s = 5.0\nrate_limit_burst = 5.0\nwrite_token = \"t\"\n").unwrap();
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_formosa"))
-            .arg("--store")
-            .arg(&store)
-            .arg("--config")
-            .arg(&config)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("FORMOSA_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(server.0.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server log").unwrap();
-        if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let server = serve(&store, |cmd| {
+        cmd.arg("--config").arg(&config);
+    });
+    let addr = server.addr.clone();
     let get = format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let statuses: Vec<(u16, String)> = (0..12).map(|_| request(&addr, get.as_bytes())).collect();
     let ok = statuses.iter().filter(|(s, _)| *s == 200).count();

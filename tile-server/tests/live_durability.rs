@@ -5,9 +5,8 @@
 mod common;
 use common::*;
 use formosa_store::{Envelope, Store};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -40,24 +39,10 @@ fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("live.gpkg");
     formosa_ok(&store_path, &["import", "buildings", &fixture("buildings/buildings.shp")]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_formosa"))
-        .arg("--store")
-        .arg(&store_path)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env_remove("FORMOSA_CONFIG")
-        .env("FORMOSA_LOG", "info")
-        .env("FORMOSA_WRITE_TOKEN", TOKEN)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start formosa serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server log").unwrap();
-        if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {}); // keep draining the log
+    let mut server = serve(&store_path, |cmd| {
+        cmd.env("FORMOSA_WRITE_TOKEN", TOKEN);
+    });
+    let addr = server.addr.clone();
 
     let acked = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -78,13 +63,13 @@ fn acknowledged_writes_survive_sigkill() {
     let started = std::time::Instant::now();
     while acked.lock().unwrap().len() < 60 {
         if started.elapsed().as_secs() > 60 {
-            let _ = child.kill();
+            let _ = server.child.kill();
             panic!("fewer than 60 writes acknowledged in 60 s");
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    child.kill().unwrap(); // SIGKILL, with writes in flight
-    child.wait().unwrap();
+    server.child.kill().unwrap(); // SIGKILL, with writes in flight
+    server.child.wait().unwrap();
     stop.store(true, Ordering::Relaxed);
     for w in writers {
         w.join().unwrap();

@@ -96,3 +96,87 @@ pub fn layer_summary(store: &Path) -> Vec<(String, String, u64)> {
         .map(|l| (l["name"].as_str().unwrap().to_string(), l["kind"].as_str().unwrap().to_string(), l["feature_count"].as_u64().unwrap()))
         .collect()
 }
+
+/// A running `formosa serve`, killed when dropped (even when the test fails).
+pub struct Server {
+    pub child: std::process::Child,
+    pub addr: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// The server's log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `formosa --store STORE serve --bind 127.0.0.1:0` and waits until it listens;
+/// `configure` adds arguments (after `serve`), environment or a working directory.
+pub fn serve(store: &Path, configure: impl FnOnce(&mut Command)) -> Server {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_formosa"));
+    cmd.arg("--store").arg(store).args(["serve", "--bind", "127.0.0.1:0"]);
+    cmd.env_remove("FORMOSA_CONFIG").env("FORMOSA_LOG", "info").stderr(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().expect("start formosa serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        log.lock().unwrap().push(line.clone());
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    Server { child, addr, log }
+}
+
+/// One HTTP/1.1 exchange over a fresh connection.
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn content_type(&self) -> String {
+        self.head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type: ").map(str::to_string)).unwrap_or_default()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends a raw request (the caller writes `Connection: close`) and reads the whole reply;
+/// status 0 when the server closed without answering.
+pub fn http(addr: &str, raw: &[u8]) -> Reply {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("server accepting connections");
+    s.write_all(raw).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n").map_or(resp.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&resp[..head_end]).into_owned();
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Reply { status, head, body: resp[head_end..].to_vec() }
+}
+
+pub fn http_get(addr: &str, path: &str) -> Reply {
+    http(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+}
