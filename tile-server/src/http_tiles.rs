@@ -148,8 +148,7 @@ pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z,
     let store = s.store.clone();
     let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
     let tile = cached_or_made(&s, key, true, move || {
-        let heights = rgb::heights(&store, &elevation, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.unwrap_or_default();
-        Ok(rgb::encode_png(&heights))
+        rgb::png(&store, &elevation, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
     })
     .await?;
     Ok(respond(&tile, "image/png", &headers))

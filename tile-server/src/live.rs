@@ -14,13 +14,12 @@ use crate::http_tiles::base_url;
 use crate::ogc_features::parse_fid;
 use crate::problem::Problem;
 use crate::server::AppState;
-use crate::tiles::BUFFER;
+use crate::tiles::buffered_bounds;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use formosa_store::mercator::{tile_bounds_m, to_lonlat};
 use formosa_store::{Change, Edit, Envelope, LayerKind, NewFeature, Value};
 use serde_json::{json, Value as Json};
 use std::convert::Infallible;
@@ -107,11 +106,7 @@ pub fn invalidate(s: &AppState, c: &Change) {
 
 /// Whether tile k (with its 8-px buffer) meets envelope `a` (lon/lat).
 pub fn touches(k: &TileKey, a: &Envelope) -> bool {
-    let b = tile_bounds_m(k.z, k.x, k.y);
-    let pad = (b.max_x - b.min_x) * BUFFER as f64 / crate::mvt::EXTENT as f64;
-    let (w, s) = to_lonlat(b.min_x - pad, b.min_y - pad);
-    let (e, n) = to_lonlat(b.max_x + pad, b.max_y + pad);
-    a.min_x <= e && a.max_x >= w && a.min_y <= n && a.max_y >= s
+    a.intersects(&buffered_bounds(k.z, k.x, k.y))
 }
 
 fn created(headers: &HeaderMap, layer: &str, fid: i64, doc: Json) -> Response {

@@ -166,8 +166,7 @@ fn make(store: &Store, elevation: &ElevationCache, content: &Content, z: u8, x: 
             Ok((!raw.is_empty()).then(|| CachedTile::new(raw).gzip.to_vec()))
         }
         Content::TerrainRgb { geoid_undulation_m } => {
-            let heights = rgb::heights(store, elevation, z, x, y, *geoid_undulation_m).map_err(|e| e.to_string())?.unwrap_or_default();
-            Ok(Some(rgb::encode_png(&heights)))
+            rgb::png(store, elevation, z, x, y, *geoid_undulation_m).map_err(|e| e.to_string())
         }
     }
 }

@@ -76,6 +76,17 @@ pub fn check_tile(z: u32, x: u32, y: u32) -> Result<u8, TileError> {
     Ok(z as u8)
 }
 
+/// Tile z/x/y plus its render buffer, in lon/lat: padded in Web Mercator (where the
+/// buffer is square at every latitude). What a tile reads, and what an edit must meet to
+/// change it.
+pub fn buffered_bounds(z: u8, x: u32, y: u32) -> formosa_store::Envelope {
+    let m = tile_bounds_m(z, x, y);
+    let pad = (m.max_x - m.min_x) * BUFFER as f64 / EXTENT as f64;
+    let (min_x, min_y) = to_lonlat(m.min_x - pad, m.min_y - pad);
+    let (max_x, max_y) = to_lonlat(m.max_x + pad, m.max_y + pad);
+    formosa_store::Envelope { min_x, min_y, max_x, max_y }
+}
+
 /// Adds one store layer's features for tile z/x/y to `builder`, and their label points
 /// (those inside the tile proper) to `labels`.
 pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &mut LayerBuilder, labels: &mut LayerBuilder) -> Result<(), StoreError> {
@@ -85,13 +96,7 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
         return Ok(());
     }
     let space = TileSpace::new(z, x, y, EXTENT, BUFFER);
-    // The query box: the tile plus its buffer, padded in Web Mercator (where the buffer
-    // is square at every latitude), then in lon/lat.
-    let m = tile_bounds_m(z, x, y);
-    let pad = (m.max_x - m.min_x) * BUFFER as f64 / EXTENT as f64;
-    let (min_x, min_y) = to_lonlat(m.min_x - pad, m.min_y - pad);
-    let (max_x, max_y) = to_lonlat(m.max_x + pad, m.max_y + pad);
-    let padded = formosa_store::Envelope { min_x, min_y, max_x, max_y };
+    let padded = buffered_bounds(z, x, y);
     let generalise = z < r.detail_zoom;
     let units_per_m = EXTENT as f64 / formosa_store::mercator::tile_size_m(z);
     let min_size = if generalise { UNITS_PER_PX } else { 0.0 };

@@ -1,5 +1,6 @@
 // Starts `formosa demo` on a free port over a fresh store, as a user would.
 import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,5 +25,14 @@ export function startDemo(extraEnv = {}) {
       if (m) resolve({ base: m[1], child, store });
     });
     child.on('exit', (code) => reject(new Error(`formosa exited (${code}):\n${log}`)));
+  });
+}
+
+/** Debian's Chromium, headless, with software WebGL and no network of its own. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
 }

@@ -5,8 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { repo, startDemo } from './server.mjs';
+import { launchBrowser, repo, startDemo } from './server.mjs';
 
 let server;
 let base;
@@ -14,11 +13,7 @@ let browser;
 
 before(async () => {
   ({ base, child: server } = await startDemo());
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-      '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {

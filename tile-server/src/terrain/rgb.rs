@@ -23,6 +23,12 @@ pub fn heights(store: &Store, cache: &ElevationCache, z: u8, x: u32, y: u32, geo
     Ok(Some(out))
 }
 
+/// The terrain-RGB PNG of tile z/x/y (what the server and `formosa seed` send), or None
+/// when the store has no terrain.
+pub fn png(store: &Store, cache: &ElevationCache, z: u8, x: u32, y: u32, geoid_undulation_m: f64) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(heights(store, cache, z, x, y, geoid_undulation_m)?.map(|h| encode_png(&h)))
+}
+
 /// Encodes heights as a terrain-RGB PNG (RGB, 8 bits per channel).
 pub fn encode_png(heights: &[f32]) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(heights.len() * 3);
