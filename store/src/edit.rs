@@ -5,7 +5,7 @@
 
 use crate::geometry_blob;
 use crate::gpkg;
-use crate::model::{Envelope, NewFeature, Value};
+use crate::model::{Envelope, NewFeature};
 use crate::store::{ImportMode, ImportSpec, Store};
 use crate::{LayerKind, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -86,17 +86,6 @@ impl Store {
             Ok((geometry_blob::encode(&f.geometry, gpkg::SRS_WGS84, l.info.has_z), env, extra))
         };
         let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-        let bind = |f: &NewFeature| -> Vec<rusqlite::types::Value> {
-            f.values
-                .iter()
-                .map(|v| match v {
-                    Value::Null => rusqlite::types::Value::Null,
-                    Value::Integer(i) => rusqlite::types::Value::Integer(*i),
-                    Value::Real(r) => rusqlite::types::Value::Real(*r),
-                    Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
-                })
-                .collect()
-        };
         let (fid, op, before, after, row) = match &edit {
             Edit::Insert(f) => {
                 let (blob, env, extra) = encode(f)?;
@@ -107,10 +96,10 @@ impl Store {
                     placeholders.join(", "),
                     names.len() + 2
                 );
-                let mut p: Vec<rusqlite::types::Value> = vec![blob.clone().into()];
-                p.extend(bind(f));
-                p.push(extra.clone().map_or(rusqlite::types::Value::Null, rusqlite::types::Value::Text));
-                tx.execute(&sql, rusqlite::params_from_iter(p))?;
+                let mut p: Vec<&dyn rusqlite::ToSql> = vec![&blob];
+                p.extend(f.values.iter().map(|v| v as &dyn rusqlite::ToSql));
+                p.push(&extra);
+                tx.execute(&sql, p.as_slice())?;
                 let fid = tx.last_insert_rowid();
                 (fid, "insert", None, Some(env), Some((blob, f.values.clone(), extra)))
             }
@@ -119,11 +108,11 @@ impl Store {
                 let (blob, env, extra) = encode(f)?;
                 let sets: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ?{}", i + 2)).collect();
                 let sql = format!("UPDATE \"{layer}\" SET geom = ?1, {}, source_attributes = ?{} WHERE fid = ?{}", sets.join(", "), names.len() + 2, names.len() + 3);
-                let mut p: Vec<rusqlite::types::Value> = vec![blob.clone().into()];
-                p.extend(bind(f));
-                p.push(extra.clone().map_or(rusqlite::types::Value::Null, rusqlite::types::Value::Text));
-                p.push((*fid).into());
-                tx.execute(&sql, rusqlite::params_from_iter(p))?;
+                let mut p: Vec<&dyn rusqlite::ToSql> = vec![&blob];
+                p.extend(f.values.iter().map(|v| v as &dyn rusqlite::ToSql));
+                p.push(&extra);
+                p.push(fid);
+                tx.execute(&sql, p.as_slice())?;
                 (*fid, "update", Some(before), Some(env), Some((blob, f.values.clone(), extra)))
             }
             Edit::Delete(fid) => {

@@ -129,6 +129,19 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     Ok(conn)
 }
 
+/// Values bind as their SQLite type (used by imports and live edits alike).
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Integer(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Real(r) => ToSqlOutput::Borrowed(ValueRef::Real(*r)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
 /// Which attributes [`Store::features`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attributes {
@@ -474,13 +487,8 @@ impl Import {
         let mut stmt = self.conn.prepare_cached(&self.insert_sql)?;
         let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(columns.len() + 2);
         params.push(&blob);
-        for (v, c) in f.values.iter().zip(columns) {
-            params.push(match (v, c.ty) {
-                (Value::Null, _) => &rusqlite::types::Null,
-                (Value::Integer(i), _) => i,
-                (Value::Real(r), _) => r,
-                (Value::Text(s), _) => s,
-            });
+        for v in &f.values {
+            params.push(v);
         }
         params.push(&extra);
         stmt.execute(params.as_slice())?;
