@@ -58,6 +58,11 @@ impl Fonts {
         Fonts { faces: std::sync::Arc::new(faces), cache: Cache::new(512) }
     }
 
+    /// The file and face index of the first font of `fontstack` we have, else of any.
+    pub fn face(&self, fontstack: &str) -> Option<(PathBuf, isize)> {
+        fontstack.split(',').map(str::trim).find_map(|n| self.faces.get(n)).or_else(|| self.faces.values().next()).cloned()
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.faces.keys().cloned().collect()
     }

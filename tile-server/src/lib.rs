@@ -19,3 +19,4 @@ pub mod cache;
 pub mod fonts;
 pub mod terrain;
 pub mod http_style;
+pub mod render;

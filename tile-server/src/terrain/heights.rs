@@ -84,6 +84,17 @@ impl<'a> Sampler<'a> {
         Ok(orthometric + self.geoid_undulation_m)
     }
 
+    /// The pyramid level sampled.
+    pub fn zoom(&self) -> u8 {
+        self.zoom
+    }
+
+    /// The orthometric height of pyramid pixel (gx, gy) at `zoom()`, counted from the
+    /// world's north-west corner (None: no data or off the world).
+    pub fn pixel_height(&mut self, gx: i64, gy: i64) -> Result<Option<f64>, StoreError> {
+        self.pixel(gx, gy, 1u64 << self.zoom)
+    }
+
     /// A pyramid pixel's orthometric height (None: no data or off the world).
     fn pixel(&mut self, gx: i64, gy: i64, n: u64) -> Result<Option<f64>, StoreError> {
         let size = TILE_SIZE as i64;
