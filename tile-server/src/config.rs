@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub request_timeout_s: u64,
     /// Origins allowed by CORS; ["*"] allows any.
     pub cors_origins: Vec<String>,
+    /// Largest WMS map, in pixels per side: larger requests get a ServiceException.
+    pub max_map_size: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +79,7 @@ impl Default for ServerConfig {
             rate_limit_burst: 200.0,
             request_timeout_s: 30,
             cors_origins: vec!["*".into()],
+            max_map_size: 4096,
         }
     }
 }

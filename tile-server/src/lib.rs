@@ -20,3 +20,4 @@ pub mod fonts;
 pub mod terrain;
 pub mod http_style;
 pub mod render;
+pub mod ogc;

@@ -34,6 +34,8 @@ pub struct AppState {
     /// slow (p99 at z15 under 16 connections: see docs/ARCHITECTURE.md).
     pub tile_builders: Arc<tokio::sync::Semaphore>,
     pub fonts: Fonts,
+    /// styles/basemap.json, read once, for WMS and WMTS.
+    pub renderer: Arc<crate::render::Renderer>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -44,7 +46,13 @@ impl AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
         let limiter = (config.rate_limit_per_s > 0.0).then(|| Arc::new(crate::limits::RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst)));
-        AppState { store, tiles, limiter, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), fonts, tile_builders, config: Arc::new(config) }
+        let style_path = config.styles_dir.join("basemap.json");
+        let style = crate::render::style::RenderStyle::load(&style_path).unwrap_or_else(|e| {
+            tracing::error!("WMS/WMTS maps will be empty: {e}");
+            crate::render::style::RenderStyle { name: "none".into(), layers: Vec::new() }
+        });
+        let renderer = Arc::new(crate::render::Renderer::new(style, &fonts));
+        AppState { store, tiles, limiter, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), fonts, renderer, tile_builders, config: Arc::new(config) }
     }
 }
 
@@ -78,6 +86,11 @@ pub fn router(state: AppState) -> Router {
             get(crate::ogc_features::item).put(crate::live::replace).patch(crate::live::patch).delete(crate::live::delete),
         )
         .route("/changes", get(crate::live::changes))
+        .route("/wms", get(crate::ogc::wms::handle))
+        .route("/wmts", get(crate::ogc::wmts::kvp))
+        .route("/wmts/1.0.0/WMTSCapabilities.xml", get(crate::ogc::wmts::rest_capabilities))
+        .route("/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{file}", get(crate::ogc::wmts::rest_tile))
+        .route("/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}/{j}/{file}", get(crate::ogc::wmts::rest_info))
         .route("/3dtiles/{layer}/{z}/{x}/{y}", get(crate::http_3dtiles::content))
         .route("/terrain/{z}/{x}/{y}", get(crate::http_tiles::terrain_mesh))
         .nest_service("/viewer", viewer)

@@ -181,6 +181,38 @@ impl Renderer {
         Renderer { style, font }
     }
 
+    /// The label font (None when no font could be loaded).
+    pub fn font(&self) -> Option<&text::Font> {
+        self.font.as_ref()
+    }
+
+    /// An image that is empty (BLANK exceptions) or carries a message (INIMAGE).
+    pub fn message_image(&self, width: u32, height: u32, message: Option<&str>, transparent: bool) -> Pixmap {
+        let mut pixmap = Pixmap::new(width.max(1), height.max(1)).expect("the caller bounds the size");
+        if !transparent {
+            pixmap.fill(tiny_skia::Color::WHITE);
+        }
+        if let (Some(text), Some(font)) = (message, &self.font) {
+            // Wrapped by characters at the image's width, from the top left.
+            let size = 12.0;
+            let mut line = String::new();
+            let mut y = size;
+            for ch in text.chars() {
+                line.push(ch);
+                if font.shape(&line, size).width > width as f32 - 8.0 {
+                    line.pop();
+                    let s = font.shape(&line, size);
+                    font.draw(&mut pixmap, &s, 4.0 + s.width / 2.0, y, Rgba { r: 0.7, g: 0.0, b: 0.0, a: 1.0 }, Some((Rgba::WHITE, 1.0)));
+                    y += size * 1.4;
+                    line = ch.to_string();
+                }
+            }
+            let s = font.shape(&line, size);
+            font.draw(&mut pixmap, &s, 4.0 + s.width / 2.0, y, Rgba { r: 0.7, g: 0.0, b: 0.0, a: 1.0 }, Some((Rgba::WHITE, 1.0)));
+        }
+        pixmap
+    }
+
     /// The layers maps can show: each store layer the style draws, `terrain` when the
     /// store has a DEM and the style a hillshade, in style order.
     pub fn map_layers(&self, store: &Store) -> Vec<MapLayer> {

@@ -1,0 +1,128 @@
+//! WMTS tile matrix sets: GoogleMapsCompatible (EPSG:3857, OGC's well-known scale set)
+//! and TWD97 (EPSG:3826), the grid of NLSC's national WMTS (wmts.nlsc.gov.tw/97): origin
+//! (50 000, 3 000 000), 256-px tiles, 14 levels at the round map scales 1:12 500 000 …
+//! 1:1 000 *at 96 dpi*, which OGC's 0.28-mm pixel writes as scale denominators
+//! 11 811 779.58 … 944.94.
+
+use crate::render::crs::MapCrs;
+use crate::render::MapView;
+use formosa_store::mercator::HALF_WORLD;
+
+pub const TILE_SIZE: u32 = 256;
+/// OGC's standardised rendering pixel, in metres.
+pub const PIXEL_M: f64 = 0.00028;
+
+#[derive(Debug, Clone)]
+pub struct TileMatrix {
+    pub id: String,
+    pub scale_denominator: f64,
+    /// Metres per pixel.
+    pub resolution: f64,
+    pub matrix_width: u32,
+    pub matrix_height: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct TileMatrixSet {
+    pub id: &'static str,
+    pub crs: MapCrs,
+    pub crs_urn: &'static str,
+    pub well_known_scale_set: Option<&'static str>,
+    /// Top-left corner: easting, northing.
+    pub origin: (f64, f64),
+    pub matrices: Vec<TileMatrix>,
+}
+
+pub const GOOGLE: &str = "GoogleMapsCompatible";
+pub const TWD97: &str = "TWD97";
+/// Deepest GoogleMapsCompatible level offered (about 1:1 066 at the equator).
+const GOOGLE_MAX_LEVEL: u32 = 19;
+/// The TWD97 grid covers Taiwan, Penghu and Green/Orchid Islands: eastings 50 km–450 km,
+/// northings 2 350 km–3 000 km (Kinmen and Matsu are in EPSG:3825's zone).
+const TWD97_MIN_NORTHING: f64 = 2_350_000.0;
+const TWD97_MAX_EASTING: f64 = 450_000.0;
+/// NLSC's levels as map scales at 96 dpi.
+const TWD97_SCALES_96DPI: [f64; 14] =
+    [12_500_000.0, 10_000_000.0, 5_000_000.0, 2_500_000.0, 1_000_000.0, 500_000.0, 250_000.0, 100_000.0, 50_000.0, 25_000.0, 10_000.0, 5_000.0, 2_500.0, 1_000.0];
+
+impl TileMatrixSet {
+    pub fn all() -> [TileMatrixSet; 2] {
+        [Self::google(), Self::twd97()]
+    }
+
+    pub fn get(id: &str) -> Option<TileMatrixSet> {
+        Self::all().into_iter().find(|t| t.id == id)
+    }
+
+    pub fn google() -> TileMatrixSet {
+        let matrices = (0..=GOOGLE_MAX_LEVEL)
+            .map(|z| {
+                let resolution = 2.0 * HALF_WORLD / (TILE_SIZE as f64 * (1u64 << z) as f64);
+                TileMatrix { id: z.to_string(), scale_denominator: resolution / PIXEL_M, resolution, matrix_width: 1 << z, matrix_height: 1 << z }
+            })
+            .collect();
+        TileMatrixSet {
+            id: GOOGLE,
+            crs: MapCrs::WebMercator,
+            crs_urn: "urn:ogc:def:crs:EPSG::3857",
+            well_known_scale_set: Some("urn:ogc:def:wkss:OGC:1.0:GoogleMapsCompatible"),
+            origin: (-HALF_WORLD, HALF_WORLD),
+            matrices,
+        }
+    }
+
+    pub fn twd97() -> TileMatrixSet {
+        let origin = (50_000.0, 3_000_000.0);
+        let matrices = TWD97_SCALES_96DPI
+            .iter()
+            .enumerate()
+            .map(|(i, scale)| {
+                let resolution = scale * 0.0254 / 96.0;
+                let span = TILE_SIZE as f64 * resolution;
+                TileMatrix {
+                    id: i.to_string(),
+                    scale_denominator: resolution / PIXEL_M,
+                    resolution,
+                    matrix_width: ((TWD97_MAX_EASTING - origin.0) / span).ceil() as u32,
+                    matrix_height: ((origin.1 - TWD97_MIN_NORTHING) / span).ceil() as u32,
+                }
+            })
+            .collect();
+        TileMatrixSet { id: TWD97, crs: MapCrs::Tm2 { epsg: 3826 }, crs_urn: "urn:ogc:def:crs:EPSG::3826", well_known_scale_set: None, origin, matrices }
+    }
+
+    pub fn matrix(&self, id: &str) -> Option<(usize, &TileMatrix)> {
+        self.matrices.iter().enumerate().find(|(_, m)| m.id == id)
+    }
+
+    /// The map a tile shows.
+    pub fn tile_view(&self, level: usize, row: u32, col: u32) -> MapView {
+        let m = &self.matrices[level];
+        let span = TILE_SIZE as f64 * m.resolution;
+        let (x0, y0) = (self.origin.0 + col as f64 * span, self.origin.1 - row as f64 * span);
+        MapView { crs: self.crs, bbox: [x0, y0 - span, x0 + span, y0], width: TILE_SIZE, height: TILE_SIZE }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twd97_matches_nlsc_and_google_matches_the_well_known_set() {
+        let t = TileMatrixSet::twd97();
+        assert_eq!(t.matrices.len(), 14);
+        assert!((t.matrices[0].scale_denominator - 11_811_779.575_938_62).abs() < 1e-3);
+        assert!((t.matrices[13].scale_denominator - 944.942_366_075_089_6).abs() < 1e-6);
+        let g = TileMatrixSet::google();
+        assert!((g.matrices[0].scale_denominator - 559_082_264.028_717_8).abs() < 1e-3);
+        // The tile over Taipei 101 at TWD97 level 13 (1:1000) contains it.
+        let (x, y) = MapCrs::Tm2 { epsg: 3826 }.forward(121.5645, 25.0340);
+        let m = &t.matrices[13];
+        let span = 256.0 * m.resolution;
+        let (col, row) = (((x - 50_000.0) / span) as u32, ((3_000_000.0 - y) / span) as u32);
+        let v = t.tile_view(13, row, col);
+        assert!(v.bbox[0] <= x && x < v.bbox[2] && v.bbox[1] < y && y <= v.bbox[3]);
+        assert!(col < m.matrix_width && row < m.matrix_height);
+    }
+}
