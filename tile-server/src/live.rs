@@ -97,11 +97,16 @@ async fn apply(s: &AppState, layer: &str, edit: Edit) -> Result<Option<Change>, 
 
 /// Drops every cached tile the change touches, and nothing else: vector tiles of the
 /// layer and of the base map, and the layer's 3D Tiles, whose bounds (with the render
-/// buffer) meet the feature's envelope before or after the edit.
+/// buffer) meet the feature's envelope before or after the edit; WMTS tiles of the layer
+/// and of the base map whose bounds (with their label margin) meet it.
 pub fn invalidate(s: &AppState, c: &Change) {
     let areas: Vec<Envelope> = [c.before, c.after].into_iter().flatten().collect();
     let kinds = [format!("mvt:{}", c.layer), "mvt:basemap".to_string(), format!("3dtiles:{}", c.layer)];
-    s.tiles.invalidate(move |k: &TileKey| kinds.contains(&k.kind) && areas.iter().any(|a| touches(k, a)));
+    let layer = c.layer.clone();
+    s.tiles.invalidate(move |k: &TileKey| match crate::ogc::wmts::tile_reads(k) {
+        Some((tile_layer, bounds)) => (tile_layer == layer || tile_layer == crate::render::BASEMAP) && areas.iter().any(|a| a.intersects(&bounds)),
+        None => kinds.contains(&k.kind) && areas.iter().any(|a| touches(k, a)),
+    });
 }
 
 /// Whether tile k (with its 8-px buffer) meets envelope `a` (lon/lat).

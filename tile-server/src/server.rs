@@ -270,7 +270,8 @@ async fn watch_for_imports(state: AppState) {
         if terrain_changed {
             kinds.extend(["terrain-rgb", "quantized-mesh", "quantized-mesh+normals"].map(String::from));
         }
-        state.tiles.invalidate(move |k| kinds.contains(&k.kind));
+        // Rendered (WMTS) tiles draw several layers and the hillshade: all go.
+        state.tiles.invalidate(move |k| kinds.contains(&k.kind) || k.kind.starts_with(crate::ogc::wmts::KIND_PREFIX));
         if terrain_changed {
             state.elevation.clear();
         }

@@ -530,12 +530,15 @@ fn rgba(b: [u8; 4]) -> Rgba {
     Rgba { r: b[0] as f32 / 255.0, g: b[1] as f32 / 255.0, b: b[2] as f32 / 255.0, a: b[3] as f32 / 255.0 }
 }
 
-/// An extrusion's roof as MapLibre lights it from its default light (intensity 0.5,
-/// polar angle 30°): the colour times mix(0.5, max(1.5 − luminance, 1), cos 30°).
+/// An extrusion's roof as MapLibre lights it with its default light (intensity 0.5,
+/// position [1.15, 210°, 30°]: the roof's normal meets it at 1.15 × cos 30° ≈ 0.996):
+/// (colour + 0.03 ambient) × mix(0.5, max(1.5 − luminance, 1), 0.996).
 fn roof_color(c: Rgba) -> Rgba {
     let luminance = 0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b;
-    let directional = 0.5 + ((1.5 - luminance).max(1.0) - 0.5) * 30f32.to_radians().cos();
-    Rgba { r: (c.r * directional).min(1.0), g: (c.g * directional).min(1.0), b: (c.b * directional).min(1.0), a: c.a }
+    let facing = (1.15 * 30f32.to_radians().cos()).min(1.0);
+    let directional = 0.5 + ((1.5 - luminance).max(1.0) - 0.5) * facing;
+    let lit = |v: f32| ((v + 0.03) * directional).min(1.0);
+    Rgba { r: lit(c.r), g: lit(c.g), b: lit(c.b), a: c.a }
 }
 
 fn draw_hillshade(pixmap: &mut Pixmap, store: &Store, t: &Terrain, view: &MapView, layer: &StyleLayer, zoom: f64) -> Result<(), StoreError> {
