@@ -15,6 +15,7 @@ pub mod cadastral;
 pub mod city;
 pub mod gdalio;
 pub mod geom;
+pub mod imagery;
 pub mod pipelines;
 pub mod rng;
 pub mod terrain;
@@ -171,6 +172,10 @@ pub fn generate_small(out: &Path, seed: u64) -> Result<SmallCounts> {
         |col, row| col >= 396 && (150..190).contains(&row),
         false,
     )?;
+
+    let imagery_dir = out.join("imagery");
+    std::fs::create_dir_all(&imagery_dir).map_err(|e| Error::Io(imagery_dir.clone(), e))?;
+    imagery::write_orthophoto(&imagery_dir.join("typhoon_ortho_twd97.tif"))?;
 
     bad_inputs::write_all(&out.join("bad"), &grid, &blocks)?;
 

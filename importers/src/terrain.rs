@@ -5,15 +5,14 @@
 //! Heights are kept as the source gives them (orthometric, TWVD2001 for Taiwan's DEMs);
 //! the geoid offset to ellipsoidal heights is applied by the 3D encoders.
 
-use crate::crs;
 use crate::progress;
+use crate::raster;
 use crate::report::ImportReport;
 use crate::source::init_gdal;
-use crate::ImportError;
+use crate::{crs, ImportError};
 use formosa_store::elevation::{NO_DATA, TILE_SIZE};
-use formosa_store::mercator::{self, tile_bounds_m, tiles_covering_m};
-use formosa_store::{Envelope, Store};
-use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+use formosa_store::mercator::tiles_covering_m;
+use formosa_store::Store;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -65,48 +64,13 @@ impl Dem {
     }
 }
 
-fn invert(gt: [f64; 6]) -> Option<[f64; 6]> {
-    let det = gt[1] * gt[5] - gt[2] * gt[4];
-    if det.abs() < 1e-30 {
-        return None;
-    }
-    let inv_det = 1.0 / det;
-    let a = gt[5] * inv_det;
-    let b = -gt[2] * inv_det;
-    let d = -gt[4] * inv_det;
-    let e = gt[1] * inv_det;
-    Some([-gt[0] * a - gt[3] * b, a, b, -gt[0] * d - gt[3] * e, d, e])
-}
-
 pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportReport, ImportError> {
     init_gdal();
     let started = Instant::now();
     let path = &opts.path;
-    let meta = std::fs::metadata(path).map_err(|_| ImportError::NotFound(path.clone()))?;
-    if meta.len() == 0 {
-        return Err(ImportError::Empty { path: path.clone() });
-    }
-    let ds = Dataset::open_ex(path, DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_RASTER, ..Default::default() })
-        .map_err(|_| {
-            if Dataset::open_ex(path, DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_VECTOR, ..Default::default() }).is_ok() {
-                ImportError::WrongKind {
-                    path: path.clone(),
-                    found: "vector data".into(),
-                    expected: "a DEM raster (GeoTIFF or any GDAL raster)".into(),
-                    command: "terrain".into(),
-                }
-            } else {
-                ImportError::Unreadable { path: path.clone(), reason: "not a raster GDAL can read".into() }
-            }
-        })?;
-    let srs = match (&opts.srs, ds.spatial_ref()) {
-        (Some(t), _) => crs::parse_srs(t)?,
-        (None, Ok(s)) => s,
-        (None, Err(_)) => return Err(ImportError::NoCrs { path: path.clone() }),
-    };
-    let srs_label = crs::label(&srs);
-    let gt = ds.geo_transform().map_err(|_| ImportError::Unreadable { path: path.clone(), reason: "the raster has no georeferencing (geotransform)".into() })?;
-    let inv = invert(gt).ok_or_else(|| ImportError::Unreadable { path: path.clone(), reason: "degenerate geotransform".into() })?;
+    let source = raster::open(path, opts.srs.as_deref(), "terrain", "a DEM raster (GeoTIFF or any GDAL raster)")?;
+    let (srs_label, inv) = (source.srs_label.clone(), source.inv);
+    let ds = &source.ds;
     let band = ds.rasterband(1)?;
     let (width, height) = band.size();
     let nodata = band.no_data_value();
@@ -127,41 +91,10 @@ pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportRepo
         });
     }
 
-    // The DEM's footprint in lon/lat and Web Mercator, from points along its edges.
-    let to_ll = crs::to_wgs84(&srs)?;
-    let from_ll = crs::from_wgs84(&srs)?;
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for i in 0..=16 {
-        let f = i as f64 / 16.0;
-        for (c, r) in [(f, 0.0), (f, 1.0), (0.0, f), (1.0, f)] {
-            let (c, r) = (c * width as f64, r * height as f64);
-            xs.push(gt[0] + c * gt[1] + r * gt[2]);
-            ys.push(gt[3] + c * gt[4] + r * gt[5]);
-        }
-    }
-    let mut zs = vec![0.0; xs.len()];
-    crs::transform(&to_ll, &mut xs, &mut ys, &mut zs).map_err(|e| ImportError::Transform { from: srs_label.clone(), reason: e })?;
-    let mut extent_m: Option<Envelope> = None;
-    for (lon, lat) in xs.iter().zip(&ys) {
-        let (mx, my) = mercator::to_mercator(*lon, *lat);
-        extent_m = Some(match extent_m {
-            None => Envelope { min_x: mx, min_y: my, max_x: mx, max_y: my },
-            Some(e) => e.expand(mx, my),
-        });
-    }
-    let extent_m = extent_m.expect("edge points");
-    let (_, mid_lat) = mercator::to_lonlat((extent_m.min_x + extent_m.max_x) / 2.0, (extent_m.min_y + extent_m.max_y) / 2.0);
-
-    // Ground size of a DEM cell in metres, and the pyramid depth that matches it.
-    let cell_m = {
-        let size = (gt[1].powi(2) + gt[4].powi(2)).sqrt();
-        if srs.is_geographic() { size * 111_320.0 * mid_lat.to_radians().cos() } else { size * srs.linear_units() }
-    };
-    let max_zoom = opts.max_zoom.unwrap_or_else(|| {
-        (0..=16u8)
-            .find(|z| mercator::tile_size_m(*z) / TILE_SIZE as f64 * mid_lat.to_radians().cos() <= cell_m)
-            .unwrap_or(16)
-    });
+    let from_ll = crs::from_wgs84(&source.srs)?;
+    let (extent_m, mid_lat) = source.footprint_m()?;
+    let cell_m = source.cell_m(mid_lat);
+    let max_zoom = opts.max_zoom.unwrap_or_else(|| raster::matching_zoom(cell_m, mid_lat, 16));
     tracing::info!("DEM {width}×{height} cells of {cell_m:.1} m ({srs_label}), heights {lo:.1}–{hi:.1} m → pyramid z0–z{max_zoom}");
 
     let mut import = store.begin_terrain_import(extent_m, max_zoom)?;
@@ -173,17 +106,7 @@ pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportRepo
     let n = TILE_SIZE * TILE_SIZE;
     for ty in r0..=r1 {
         for tx in c0..=c1 {
-            let b = tile_bounds_m(max_zoom, tx, ty);
-            let px = (b.max_x - b.min_x) / TILE_SIZE as f64;
-            let (mut xs, mut ys, mut zs) = (Vec::with_capacity(n), Vec::with_capacity(n), vec![0.0; n]);
-            for row in 0..TILE_SIZE {
-                for col in 0..TILE_SIZE {
-                    let (lon, lat) = mercator::to_lonlat(b.min_x + (col as f64 + 0.5) * px, b.max_y - (row as f64 + 0.5) * px);
-                    xs.push(lon);
-                    ys.push(lat);
-                }
-            }
-            crs::transform(&from_ll, &mut xs, &mut ys, &mut zs).map_err(|e| ImportError::Transform { from: "EPSG:4326".into(), reason: e })?;
+            let (xs, ys) = raster::tile_pixel_centres(&from_ll, max_zoom, tx, ty)?;
             let heights: Vec<f32> = xs.iter().zip(&ys).map(|(x, y)| dem.sample(*x, *y).map_or(NO_DATA, |h| h as f32)).collect();
             if import.put_tile(max_zoom, tx, ty, &heights)? {
                 level.insert((tx, ty), heights);
@@ -237,17 +160,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn geotransform_inverts() {
-        let gt = [302000.0, 20.0, 0.0, 2773000.0, 0.0, -20.0];
-        let inv = invert(gt).unwrap();
-        let (x, y) = (302000.0 + 20.0 * 10.0, 2773000.0 - 20.0 * 5.0);
-        assert!((inv[0] + x * inv[1] + y * inv[2] - 10.0).abs() < 1e-9);
-        assert!((inv[3] + x * inv[4] + y * inv[5] - 5.0).abs() < 1e-9);
-    }
-
-    #[test]
     fn bilinear_between_centres_and_nodata_fallback() {
-        let dem = Dem { width: 2, height: 2, values: vec![0.0, 10.0, 20.0, -9999.0], nodata: Some(-9999.0), inv: invert([0.0, 1.0, 0.0, 2.0, 0.0, -1.0]).unwrap() };
+        let dem = Dem { width: 2, height: 2, values: vec![0.0, 10.0, 20.0, -9999.0], nodata: Some(-9999.0), inv: raster::invert([0.0, 1.0, 0.0, 2.0, 0.0, -1.0]).unwrap() };
         // Centre of the top-left cell.
         assert_eq!(dem.sample(0.5, 1.5), Some(0.0));
         // Between the two top cells.

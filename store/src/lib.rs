@@ -11,6 +11,8 @@ pub mod gpkg;
 pub mod index;
 pub mod mercator;
 pub mod model;
+pub mod pyramid;
+pub mod imagery;
 mod store;
 
 pub use edit::{Change, Edit};

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerInfo {
     pub name: String,
-    /// "cadastral", "pipelines", "buildings", "vector" or "terrain".
+    /// "cadastral", "pipelines", "buildings", "vector", "incidents", "terrain" or "imagery".
     pub kind: String,
     pub source: String,
     /// The CRS the source data was in (e.g. "EPSG:3826"); the store itself is EPSG:4326.
@@ -347,8 +347,8 @@ fn read_catalogue(conn: &Connection) -> Result<Vec<LayerInfo>, StoreError> {
             _ => None,
         };
         let kind: String = r.get(1)?;
-        // The terrain's extent is kept in EPSG:3857 (its tile matrix set's CRS).
-        let extent = if kind == "terrain" {
+        // Tile pyramids' extents are kept in EPSG:3857 (their tile matrix set's CRS).
+        let extent = if kind == "terrain" || kind == "imagery" {
             extent.map(|e| {
                 let (min_x, min_y) = crate::mercator::to_lonlat(e.min_x, e.min_y);
                 let (max_x, max_y) = crate::mercator::to_lonlat(e.max_x, e.max_y);

@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use formosa_importers::kinds::KindSettings;
 use formosa_importers::source::OpenOptions;
-use formosa_importers::{import_terrain, import_vector, ImportReport, TerrainOptions, VectorOptions};
+use formosa_importers::{import_imagery, import_terrain, import_vector, ImageryOptions, ImportReport, TerrainOptions, VectorOptions};
 use formosa_store::{ImportMode, LayerKind, Store};
 use formosa_tile_server::config::Config;
 use std::io::IsTerminal;
@@ -28,6 +28,7 @@ const EXAMPLES: &str = "Examples:
   formosa import pipelines water.gpkg --map depth_m=COVER_M
   formosa import buildings bldg.shp --storey-height 3.2
   formosa import terrain dem_20m.tif
+  formosa import imagery typhoon_ortho.tif --layer ortho_20261123
   formosa import vector towns.geojson --layer towns
   formosa info
   formosa serve --bind 0.0.0.0:8080
@@ -126,6 +127,23 @@ enum ImportCommand {
         srs: Option<String>,
         /// Deepest pyramid zoom level. Default: the level matching the DEM's cell size.
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=18))]
+        max_zoom: Option<u8>,
+    },
+    /// An orthophoto or disaster image (GeoTIFF or any GDAL raster with 8-bit grey/RGB/RGBA
+    /// bands, any CRS) as a WMS/WMTS layer drawn under the base map. Replaces a previous
+    /// image of the same layer name.
+    #[command(after_help = "Example:\n  formosa import imagery typhoon_ortho.tif --layer ortho_20261123\n  (then /wms?…&LAYERS=ortho_20261123 or LAYERS=basemap, which draws it under the map)")]
+    Imagery {
+        /// The image file.
+        file: PathBuf,
+        /// Store layer to write (lower-case letters, digits, '_').
+        #[arg(long, default_value = "imagery")]
+        layer: String,
+        /// CRS of the image when the file has none, or to override it (e.g. EPSG:3826).
+        #[arg(long)]
+        srs: Option<String>,
+        /// Deepest tile zoom level. Default: the level matching the image's cell size.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=21))]
         max_zoom: Option<u8>,
     },
     /// Any other base-map layer (admin boundaries, roads, water, landmarks); needs --layer.
@@ -291,6 +309,9 @@ fn run_import(store: &Store, cmd: ImportCommand, config: &Config, progress: bool
         ImportCommand::Terrain { file, srs, max_zoom } => {
             return import_terrain(store, &TerrainOptions { path: file, srs, max_zoom, progress }).map_err(|e| e.to_string());
         }
+        ImportCommand::Imagery { file, layer, srs, max_zoom } => {
+            return import_imagery(store, &ImageryOptions { path: file, layer, srs, max_zoom, progress }).map_err(|e| e.to_string());
+        }
         ImportCommand::Cadastral(a) => (vector_options(LayerKind::Cadastral, &a, settings, progress)?, a.report),
         ImportCommand::Pipelines(a) => (vector_options(LayerKind::Pipelines, &a, settings, progress)?, a.report),
         ImportCommand::Vector(a) => (vector_options(LayerKind::Vector, &a, settings, progress)?, a.report),
@@ -344,14 +365,14 @@ fn import_fixtures(store: &Store, dir: &Path, config: &Config, progress: bool, q
             print!("{}", report.summary());
         }
     }
-    let report = run_import(
-        store,
+    for cmd in [
         ImportCommand::Terrain { file: dir.join("terrain/dem_twd97_20m.tif"), srs: None, max_zoom: None },
-        config,
-        progress,
-    )?;
-    if !quiet {
-        print!("{}", report.summary());
+        ImportCommand::Imagery { file: dir.join("imagery/typhoon_ortho_twd97.tif"), layer: "typhoon_ortho".into(), srs: None, max_zoom: None },
+    ] {
+        let report = run_import(store, cmd, config, progress)?;
+        if !quiet {
+            print!("{}", report.summary());
+        }
     }
     Ok(())
 }
@@ -378,7 +399,7 @@ fn print_info(store: &Store, json: bool) {
     println!("{:<14} {:<10} {:>10}  {:<44} {:<10} {:<21} source", "layer", "kind", "count", "extent (lon/lat)", "from CRS", "imported");
     for l in layers {
         let extent = l.extent.map_or("-".to_string(), |e| format!("{:.5},{:.5} {:.5},{:.5}", e.min_x, e.min_y, e.max_x, e.max_y));
-        let count = if l.kind == "terrain" { format!("{} tiles", l.feature_count) } else { l.feature_count.to_string() };
+        let count = if l.kind == "terrain" || l.kind == "imagery" { format!("{} tiles", l.feature_count) } else { l.feature_count.to_string() };
         println!("{:<14} {:<10} {:>10}  {:<44} {:<10} {:<21} {}", l.name, l.kind, count, extent, l.source_crs, l.imported_at, l.source);
     }
 }

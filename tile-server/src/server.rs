@@ -29,6 +29,8 @@ pub struct AppState {
     pub changes: tokio::sync::broadcast::Sender<formosa_store::Change>,
     /// Decoded elevation tiles for the terrain encoders.
     pub elevation: ElevationCache,
+    /// Decoded imagery tiles for WMS/WMTS.
+    pub imagery: crate::render::imagery::ImageryCache,
     /// One permit per core for making tiles: a surge queues (first come, first served)
     /// instead of time-slicing dozens of tile builds at once, which kept every request
     /// slow (p99 at z15 under 16 connections: see docs/ARCHITECTURE.md).
@@ -52,7 +54,7 @@ impl AppState {
             crate::render::style::RenderStyle { name: "none".into(), layers: Vec::new() }
         });
         let renderer = Arc::new(crate::render::Renderer::new(style, &fonts));
-        AppState { store, tiles, limiter, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), fonts, renderer, tile_builders, config: Arc::new(config) }
+        AppState { store, tiles, limiter, plans: Default::default(), changes: tokio::sync::broadcast::channel(1024).0, elevation: ElevationCache::new(256), imagery: crate::render::imagery::ImageryCache::new(512), fonts, renderer, tile_builders, config: Arc::new(config) }
     }
 }
 
@@ -275,6 +277,9 @@ async fn watch_for_imports(state: AppState) {
         if terrain_changed {
             state.elevation.clear();
         }
+        // Decoded imagery tiles are keyed by layer name: a re-imported image must not mix
+        // with the old one's tiles.
+        state.imagery.clear();
         if state.config.features_in_memory {
             load_feature_tables(state.store.clone(), Some(changed));
         }

@@ -41,6 +41,8 @@ const GOOGLE_MAX_LEVEL: u32 = 19;
 /// northings 2 350 km–3 000 km (Kinmen and Matsu are in EPSG:3825's zone).
 const TWD97_MIN_NORTHING: f64 = 2_350_000.0;
 const TWD97_MAX_EASTING: f64 = 450_000.0;
+/// The inch NLSC's (ArcGIS-made) grid counts 96 dpi in: the US survey inch, 1/39.37 m.
+const INCH_M: f64 = 1.0 / 39.37;
 /// NLSC's levels as map scales at 96 dpi.
 const TWD97_SCALES_96DPI: [f64; 14] =
     [12_500_000.0, 10_000_000.0, 5_000_000.0, 2_500_000.0, 1_000_000.0, 500_000.0, 250_000.0, 100_000.0, 50_000.0, 25_000.0, 10_000.0, 5_000.0, 2_500.0, 1_000.0];
@@ -77,7 +79,7 @@ impl TileMatrixSet {
             .iter()
             .enumerate()
             .map(|(i, scale)| {
-                let resolution = scale * 0.0254 / 96.0;
+                let resolution = scale * INCH_M / 96.0;
                 let span = TILE_SIZE as f64 * resolution;
                 TileMatrix {
                     id: i.to_string(),

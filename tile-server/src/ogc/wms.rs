@@ -11,7 +11,7 @@ use crate::http_tiles::base_url;
 use crate::render::color::Rgba;
 use crate::render::crs::MapCrs;
 use crate::render::encode::{encode, ImageFormat};
-use crate::render::{MapLayer, MapRequest, MapView, Terrain, BASEMAP, TERRAIN};
+use crate::render::{MapLayer, MapRequest, MapView, Rasters, BASEMAP};
 use crate::server::AppState;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap};
@@ -74,7 +74,7 @@ fn layers(s: &AppState) -> Vec<MapLayer> {
 fn basemap_layer(s: &AppState, all: &[MapLayer]) -> MapLayer {
     let extent = all.iter().filter_map(|l| l.extent).reduce(Envelope::union);
     let style_layers = s.renderer.style.layers.iter().map(|l| l.id.clone()).collect();
-    MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers }
+    MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers, queryable: true }
 }
 
 /// The map part shared by GetMap and GetFeatureInfo.
@@ -164,7 +164,7 @@ async fn get_map(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
     let req = MapRequest { view: params.view, layers: params.layers, transparent, bgcolor, label_margin: 0.0 };
     let state = s.clone();
     let bytes = render_blocking(s, move || {
-        let pixmap = state.renderer.render(&state.store, Some(Terrain { cache: &state.elevation }), &req).map_err(|e| OgcError::internal(e.to_string()))?;
+        let pixmap = state.renderer.render(&state.store, Some(Rasters { elevation: &state.elevation, imagery: &state.imagery }), &req).map_err(|e| OgcError::internal(e.to_string()))?;
         encode(&pixmap, format).map_err(OgcError::internal)
     })
     .await?;
@@ -225,15 +225,14 @@ pub fn queried_layers(s: &AppState, list: &str, map_layers: &[String], param: &s
         if !map_layers.iter().any(|l| l == q || l == BASEMAP) {
             return Err(OgcError::new("LayerNotDefined", param, format!("layer '{q}' is not in LAYERS, so it cannot be queried")));
         }
-        if q == TERRAIN {
-            return Err(OgcError::new("LayerNotQueryable", param, "layer 'terrain' is a hillshade image; it has no features to query"));
-        }
         if q == BASEMAP {
-            out.extend(layers(s).into_iter().filter(|l| l.name != TERRAIN).map(|l| l.name));
-        } else if layers(s).iter().any(|l| l.name == q) {
-            out.push(q.to_string());
-        } else {
-            return Err(OgcError::new("LayerNotDefined", param, format!("layer '{q}' is not served here")));
+            out.extend(layers(s).into_iter().filter(|l| l.queryable).map(|l| l.name));
+            continue;
+        }
+        match layers(s).into_iter().find(|l| l.name == q) {
+            Some(l) if l.queryable => out.push(l.name),
+            Some(_) => return Err(OgcError::new("LayerNotQueryable", param, format!("layer '{q}' is an image (hillshade or imagery); it has no features to query"))),
+            None => return Err(OgcError::new("LayerNotDefined", param, format!("layer '{q}' is not served here"))),
         }
     }
     out.dedup();
@@ -303,7 +302,7 @@ fn capabilities(s: &AppState, base: &str) -> String {
         style_element(&url, BASEMAP),
     ));
     for l in &all {
-        let queryable = if l.name == TERRAIN { 0 } else { 1 };
+        let queryable = l.queryable as u8;
         let scale = max_scale_denominator(s, l).map(|d| format!("<MaxScaleDenominator>{d}</MaxScaleDenominator>")).unwrap_or_default();
         xml.push_str(&format!(
             "  <Layer queryable=\"{queryable}\" opaque=\"0\"><Name>{}</Name><Title>{}</Title>{}{}{scale}</Layer>\n",

@@ -13,7 +13,7 @@ use super::{escape_xml, Kvp, OgcError};
 use crate::cache::{respond, TileKey};
 use crate::http_tiles::{base_url, cached_or_made};
 use crate::render::encode::{encode, ImageFormat};
-use crate::render::{MapLayer, MapRequest, Terrain, BASEMAP, TERRAIN};
+use crate::render::{MapLayer, MapRequest, Rasters, BASEMAP};
 use crate::server::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -141,7 +141,7 @@ async fn tile(s: &AppState, headers: &HeaderMap, a: &TileAddress, format: ImageF
     let layers = vec![a.layer.clone()];
     let made = cached_or_made(s, key, true, move || {
         let req = MapRequest { view, layers, transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX };
-        let pixmap = state.renderer.render(&state.store, Some(Terrain { cache: &state.elevation }), &req).map_err(|e| crate::problem::Problem::internal(e.to_string()))?;
+        let pixmap = state.renderer.render(&state.store, Some(Rasters { elevation: &state.elevation, imagery: &state.imagery }), &req).map_err(|e| crate::problem::Problem::internal(e.to_string()))?;
         encode(&pixmap, format).map_err(crate::problem::Problem::internal)
     })
     .await
@@ -182,7 +182,7 @@ pub fn tile_reads(key: &TileKey) -> Option<(&str, Envelope)> {
 fn capabilities(s: &AppState, base: &str) -> String {
     let all = s.renderer.map_layers(&s.store);
     let extent = all.iter().filter_map(|l| l.extent).reduce(Envelope::union);
-    let basemap = MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers: s.renderer.style.layers.iter().map(|l| l.id.clone()).collect() };
+    let basemap = MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers: s.renderer.style.layers.iter().map(|l| l.id.clone()).collect(), queryable: true };
     let kvp_url = escape_xml(&format!("{base}/wmts?"));
     let rest_url = escape_xml(&format!("{base}/wmts/1.0.0/"));
     let operation = |name: &str| {
@@ -211,7 +211,7 @@ fn capabilities(s: &AppState, base: &str) -> String {
         let legend = escape_xml(&format!("{base}/wms?SERVICE=WMS&REQUEST=GetLegendGraphic&VERSION=1.3.0&FORMAT=image/png&LAYER={}", l.name));
         let name = escape_xml(&l.name);
         let formats: String = ImageFormat::ALL.iter().map(|f| format!("<Format>{}</Format>", f.mime())).collect();
-        let queryable = l.name != TERRAIN;
+        let queryable = l.queryable;
         let info_formats: String = if queryable { InfoFormat::ALL.iter().map(|f| format!("<InfoFormat>{}</InfoFormat>", f.mime())).collect() } else { String::new() };
         let links: String = TileMatrixSet::all().iter().map(|t| format!("<TileMatrixSetLink><TileMatrixSet>{}</TileMatrixSet></TileMatrixSetLink>", t.id)).collect();
         let mut urls: String = ImageFormat::ALL

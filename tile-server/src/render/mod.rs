@@ -15,6 +15,7 @@ pub mod color;
 pub mod crs;
 pub mod expr;
 pub mod hillshade;
+pub mod imagery;
 pub mod encode;
 pub mod style;
 pub mod text;
@@ -142,9 +143,10 @@ pub struct MapRequest {
     pub label_margin: f64,
 }
 
-/// The elevation pyramid, for hillshade.
-pub struct Terrain<'a> {
-    pub cache: &'a ElevationCache,
+/// The raster sources: the elevation pyramid (hillshade) and imagery tiles.
+pub struct Rasters<'a> {
+    pub elevation: &'a ElevationCache,
+    pub imagery: &'a imagery::ImageryCache,
 }
 
 /// The group layer of every map layer.
@@ -167,6 +169,8 @@ pub struct MapLayer {
     pub extent: Option<Envelope>,
     /// Ids of the style layers that draw it, in drawing order.
     pub style_layers: Vec<String>,
+    /// Whether it has features (GetFeatureInfo): not the hillshade, not imagery.
+    pub queryable: bool,
 }
 
 impl Renderer {
@@ -222,49 +226,46 @@ impl Renderer {
             let ids: Vec<String> = self.style.layers.iter().filter(|l| draws(l, name)).map(|l| l.id.clone()).collect();
             if layer.info.feature_kind().is_some() && !ids.is_empty() {
                 let title = format!("{} ({})", name, layer.info.kind);
-                out.push(MapLayer { name: name.clone(), title, extent: layer.info.extent, style_layers: ids });
+                out.push(MapLayer { name: name.clone(), title, extent: layer.info.extent, style_layers: ids, queryable: true });
             }
+        }
+        for layer in store.layers().iter().filter(|l| l.info.kind == formosa_store::imagery::KIND) {
+            let title = format!("{} (imagery, {})", layer.info.name, layer.info.source.rsplit('/').next().unwrap_or(""));
+            out.push(MapLayer { name: layer.info.name.clone(), title, extent: layer.info.extent, style_layers: Vec::new(), queryable: false });
         }
         if let Some(t) = store.terrain() {
             let ids: Vec<String> = self.style.layers.iter().filter(|l| l.kind == LayerType::Hillshade).map(|l| l.id.clone()).collect();
             if !ids.is_empty() {
-                out.push(MapLayer { name: TERRAIN.into(), title: "terrain (hillshade of the DEM)".into(), extent: t.extent, style_layers: ids });
+                out.push(MapLayer { name: TERRAIN.into(), title: "terrain (hillshade of the DEM)".into(), extent: t.extent, style_layers: ids, queryable: false });
             }
         }
-        let position = |m: &MapLayer| self.style.layers.iter().position(|l| m.style_layers.first() == Some(&l.id)).unwrap_or(usize::MAX);
+        // Imagery lies under everything but the background.
+        let position = |m: &MapLayer| if m.style_layers.is_empty() { 1 } else { 2 + self.style.layers.iter().position(|l| m.style_layers.first() == Some(&l.id)).unwrap_or(usize::MAX - 2) };
         out.sort_by_key(position);
         out
     }
 
     /// Draws a map. Layer names must come from `map_layers` (or be `basemap`).
-    pub fn render(&self, store: &Store, terrain: Option<Terrain>, req: &MapRequest) -> Result<Pixmap, RenderError> {
+    pub fn render(&self, store: &Store, rasters: Option<Rasters>, req: &MapRequest) -> Result<Pixmap, RenderError> {
         let view = &req.view;
         let mut pixmap = Pixmap::new(view.width.max(1), view.height.max(1)).expect("the caller bounds the size");
         if !req.transparent {
             pixmap.fill(req.bgcolor.unwrap_or(Rgba::WHITE).to_skia());
         }
         let zoom = view.zoom();
-        let mut plan: Vec<&StyleLayer> = Vec::new();
-        for name in &req.layers {
-            let before = plan.len();
-            for l in &self.style.layers {
-                let wanted = match name.as_str() {
-                    BASEMAP => l.kind != LayerType::Background || (!req.transparent && req.bgcolor.is_none()),
-                    TERRAIN => l.kind == LayerType::Hillshade,
-                    layer => draws(l, layer),
-                };
-                if wanted && !plan.iter().any(|p| std::ptr::eq(*p, l)) {
-                    plan.push(l);
-                }
-            }
-            let known = name == BASEMAP || (name == TERRAIN && store.terrain().is_some()) || store.layer(name).is_some_and(|l| l.info.feature_kind().is_some());
-            if plan.len() == before && !known {
-                return Err(RenderError::UnknownLayer(name.clone()));
-            }
-        }
+        let plan = self.plan(store, req)?;
         let mut data = MapData { store, view, margin: req.label_margin, features: HashMap::new() };
         let mut labels: Vec<Label> = Vec::new();
-        for (order, layer) in plan.iter().enumerate() {
+        for (order, step) in plan.iter().enumerate() {
+            let layer = match step {
+                Step::Imagery(name, max_zoom) => {
+                    if let Some(r) = &rasters {
+                        imagery::draw(&mut pixmap, view, store, r.imagery, name, *max_zoom)?;
+                    }
+                    continue;
+                }
+                Step::Style(layer) => layer,
+            };
             if !layer.visible_at(zoom) {
                 continue;
             }
@@ -276,8 +277,8 @@ impl Renderer {
                     pixmap.fill_rect(rect, &paint(c), Transform::identity(), None);
                 }
                 LayerType::Hillshade => {
-                    if let Some(t) = &terrain {
-                        draw_hillshade(&mut pixmap, store, t, view, layer, zoom)?;
+                    if let Some(r) = &rasters {
+                        draw_hillshade(&mut pixmap, store, r.elevation, view, layer, zoom)?;
                     }
                 }
                 LayerType::Symbol => {
@@ -297,6 +298,57 @@ impl Renderer {
         }
         Ok(pixmap)
     }
+
+    /// What to draw, bottom to top: for each requested layer its style layers in style
+    /// order (`basemap`: all, imagery right above the background), each once.
+    fn plan<'s>(&'s self, store: &Store, req: &MapRequest) -> Result<Vec<Step<'s>>, RenderError> {
+        let imagery: Vec<(String, u8)> = store
+            .layers()
+            .iter()
+            .filter(|l| l.info.kind == formosa_store::imagery::KIND)
+            .map(|l| (l.info.name.clone(), l.info.details["max_zoom"].as_u64().unwrap_or(0) as u8))
+            .collect();
+        let mut plan: Vec<Step> = Vec::new();
+        for name in &req.layers {
+            if let Some((n, z)) = imagery.iter().find(|(n, _)| n == name) {
+                if !plan.iter().any(|p| matches!(p, Step::Imagery(m, _) if m == n)) {
+                    plan.push(Step::Imagery(n.clone(), *z));
+                }
+                continue;
+            }
+            let before = plan.len();
+            for l in &self.style.layers {
+                let wanted = match name.as_str() {
+                    BASEMAP => l.kind != LayerType::Background || (!req.transparent && req.bgcolor.is_none()),
+                    TERRAIN => l.kind == LayerType::Hillshade,
+                    layer => draws(l, layer),
+                };
+                if wanted && !plan.iter().any(|p| matches!(p, Step::Style(s) if std::ptr::eq(*s, l))) {
+                    plan.push(Step::Style(l));
+                }
+                if name == BASEMAP && l.kind == LayerType::Background {
+                    for (n, z) in &imagery {
+                        plan.push(Step::Imagery(n.clone(), *z));
+                    }
+                }
+            }
+            if name == BASEMAP && !self.style.layers.iter().any(|l| l.kind == LayerType::Background) {
+                plan.splice(before..before, imagery.iter().map(|(n, z)| Step::Imagery(n.clone(), *z)));
+            }
+            let known = name == BASEMAP || (name == TERRAIN && store.terrain().is_some()) || store.layer(name).is_some_and(|l| l.info.feature_kind().is_some());
+            if plan.len() == before && !known {
+                return Err(RenderError::UnknownLayer(name.clone()));
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// One drawing step of a map.
+enum Step<'s> {
+    Style(&'s StyleLayer),
+    /// An imagery layer and its deepest pyramid level.
+    Imagery(String, u8),
 }
 
 /// Whether style layer `l` draws store layer `name` (its features or its label points).
@@ -541,7 +593,7 @@ fn roof_color(c: Rgba) -> Rgba {
     Rgba { r: lit(c.r), g: lit(c.g), b: lit(c.b), a: c.a }
 }
 
-fn draw_hillshade(pixmap: &mut Pixmap, store: &Store, t: &Terrain, view: &MapView, layer: &StyleLayer, zoom: f64) -> Result<(), StoreError> {
+fn draw_hillshade(pixmap: &mut Pixmap, store: &Store, elevation: &ElevationCache, view: &MapView, layer: &StyleLayer, zoom: f64) -> Result<(), StoreError> {
     // Nothing to shade off the DEM (sea level is flat).
     let Some(info) = store.terrain() else { return Ok(()) };
     if let Ok(extent) = serde_json::from_value::<Envelope>(info.details["extent_3857"].clone()) {
@@ -549,7 +601,7 @@ fn draw_hillshade(pixmap: &mut Pixmap, store: &Store, t: &Terrain, view: &MapVie
             return Ok(());
         }
     }
-    let Some(mut sampler) = Sampler::new(store, t.cache, hillshade::dem_level(zoom), 0.0) else { return Ok(()) };
+    let Some(mut sampler) = Sampler::new(store, elevation, hillshade::dem_level(zoom), 0.0) else { return Ok(()) };
     let ctx = Ctx { zoom, properties: &[], geometry_type: "Polygon" };
     let paint = hillshade::HillshadePaint {
         exaggeration: layer.num("hillshade-exaggeration", &ctx, 0.5),
