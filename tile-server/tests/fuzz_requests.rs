@@ -29,6 +29,13 @@ const PIECES: &[&str] = &[
     "0", "1", "15", "16", "24", "25", "99999999999", "-1", "NaN", "1e400", "27447", "14028", ".mvt", ".pbf", ".glb", ".terrain", ".png",
     ".json", "?", "&", "=", "bbox=", "121.5,25,121.6,25.1", "1,2,3", "limit=", "offset=", "since=", "utility=water", "%20", "中文", "地號",
     "<script>", "'", "\"", ";", ",", "//", "\\", "{z}", "WenQuanYi Micro Hei Regular", "0-255.pbf", "65280-65535.pbf",
+    // OGC services: key-value pairs and REST paths.
+    "wms", "wmts", "1.0.0", "WMTSCapabilities.xml", "default", "TWD97", "GoogleMapsCompatible", "SERVICE=WMS&", "SERVICE=WMTS&",
+    "REQUEST=GetMap&", "REQUEST=GetTile&", "REQUEST=GetFeatureInfo&", "REQUEST=GetCapabilities&", "REQUEST=GetLegendGraphic&",
+    "VERSION=1.3.0&", "VERSION=1.0.0&", "LAYERS=basemap&", "LAYERS=cadastral,terrain&", "LAYER=basemap&", "STYLES=&", "STYLE=default&",
+    "CRS=EPSG:3826&", "CRS=EPSG:4326&", "CRS=CRS:84&", "BBOX=306000,2769000,307000,2770000&", "BBOX=25,121,25.1,121.1&", "WIDTH=", "HEIGHT=",
+    "256&", "0&", "100000&", "FORMAT=image/png&", "FORMAT=image/jpeg&", "TILEMATRIXSET=TWD97&", "TILEMATRIX=13&", "TILEROW=", "TILECOL=",
+    "I=10&", "J=", "QUERY_LAYERS=cadastral&", "INFO_FORMAT=application/json&", "INFOFORMAT=text/html&", "EXCEPTIONS=INIMAGE&", "TRANSPARENT=TRUE&",
 ];
 
 fn mutate(rng: &mut Rng) -> String {
@@ -96,12 +103,18 @@ fn mutated_requests_never_crash_or_5xx() {
 
 #[test]
 fn parsers_take_random_input_without_panicking() {
-    use formosa_tile_server::{geojson, http_tiles, seed};
+    use formosa_tile_server::{geojson, http_tiles, ogc, render, seed};
     let mut rng = Rng(0xF00D);
     let alphabet: Vec<char> = "0123456789,.-e+ E\u{0}中{}[]\":abcfxyz/".chars().collect();
     for _ in 0..20_000 {
         let s: String = (0..rng.below(24)).map(|_| alphabet[rng.below(alphabet.len())]).collect();
         let _ = seed::parse_bbox(&s);
+        let kvp = ogc::Kvp::parse(Some(&s));
+        let _ = kvp.get("BBOX");
+        let _ = ogc::parse_bbox("BBOX", &s);
+        let _ = ogc::parse_int("WIDTH", &s, 1..=4096);
+        let _ = render::crs::MapCrs::parse(&s);
+        let _ = render::encode::ImageFormat::parse(&s);
         let _ = seed::parse_zooms(&s);
         let parts: Vec<&str> = s.splitn(3, '/').collect();
         if parts.len() == 3 {
