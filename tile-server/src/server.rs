@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .merge(streams)
         .layer(axum::extract::DefaultBodyLimit::max(crate::live::MAX_BODY))
+        .layer(axum::middleware::from_fn(refuse_nul_paths))
         .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::rate_limit))
         .layer(cors(&state.config.cors_origins))
@@ -156,6 +157,15 @@ async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(Strin
         Err(e @ FontError::UnknownFont { .. }) => Err(Problem::not_found(e.to_string())),
         Err(e) => Err(Problem::internal(e.to_string())),
     }
+}
+
+/// A NUL byte in a path names no resource; the static file service answered HEAD for
+/// such paths with a 500 (found by the fuzzer), so they are refused before routing.
+async fn refuse_nul_paths(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if req.uri().path().to_ascii_lowercase().contains("%00") {
+        return Problem::new(axum::http::StatusCode::BAD_REQUEST, "the path contains a NUL byte (%00)").into_response();
+    }
+    next.run(req).await
 }
 
 async fn static_fallback(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
