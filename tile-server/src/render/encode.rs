@@ -56,13 +56,23 @@ pub fn encode(pixmap: &Pixmap, format: ImageFormat) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     match format {
         ImageFormat::Png => {
+            // Opaque maps go out as RGB (a quarter fewer bytes to filter and deflate).
+            let opaque = pixmap.pixels().iter().all(|p| p.alpha() == 255);
+            let (color, data) = if opaque {
+                (png::ColorType::Rgb, pixmap.pixels().iter().flat_map(|p| [p.red(), p.green(), p.blue()]).collect())
+            } else {
+                (png::ColorType::Rgba, rgba(pixmap))
+            };
             let mut enc = png::Encoder::new(&mut out, w, h);
-            enc.set_color(png::ColorType::Rgba);
+            enc.set_color(color);
             enc.set_depth(png::BitDepth::Eight);
-            // Fast deflate: a 1024 × 768 map encodes in a few ms (see docs/ARCHITECTURE.md).
+            // fdeflate with adaptive filters: a 1024 × 768 map in ~4 ms; zlib's default
+            // level made it 16 % smaller in 4–5 × the time (measured on two 1024 × 768
+            // maps of the 1 M-parcel set, docs/ARCHITECTURE.md).
             enc.set_compression(png::Compression::Fast);
+            enc.set_filter(png::Filter::Adaptive);
             let mut writer = enc.write_header().map_err(|e| e.to_string())?;
-            writer.write_image_data(&rgba(pixmap)).map_err(|e| e.to_string())?;
+            writer.write_image_data(&data).map_err(|e| e.to_string())?;
             writer.finish().map_err(|e| e.to_string())?;
         }
         ImageFormat::Jpeg => {
@@ -101,6 +111,12 @@ mod tests {
             let p = img.get_pixel(3, 2).0;
             let close = |a: u8, b: u8| (a as i32 - b as i32).abs() <= 3;
             assert!(close(p[0], 31) && close(p[1], 111) && close(p[2], 209), "{f:?}: {p:?}");
+        }
+        // A transparent map keeps its alpha in PNG and WebP.
+        let clear = Pixmap::new(8, 4).unwrap();
+        for f in [ImageFormat::Png, ImageFormat::Webp] {
+            let img = image::load_from_memory(&encode(&clear, f).unwrap()).unwrap().to_rgba8();
+            assert_eq!(img.get_pixel(1, 1).0[3], 0, "{f:?}");
         }
         assert_eq!(ImageFormat::parse("image/png; mode=8bit"), Some(ImageFormat::Png));
         assert_eq!(ImageFormat::parse("image/gif"), None);
