@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
+import { PNG } from 'pngjs';
 import { startDemo } from './server.mjs';
 
 const TOKEN = 'typhoon-2026-secret';
@@ -161,4 +162,34 @@ test('a damaged pipe: PATCH status, and the change arrives on the SSE stream', a
   controller.abort();
   const data = JSON.parse(text.split('\n').find((l) => l.startsWith('data: ')).slice(6));
   assert.deepEqual([data.layer, data.fid, data.op], ['pipelines', pipe.id, 'update']);
+});
+
+test('a report shows on the very next WMTS tile, and tiles away from it keep their cache entry', async () => {
+  const [lon, lat] = [121.5580, 25.0300];
+  const z = 17;
+  const [x, y] = [lon2tile(lon, z), lat2tile(lat, z)];
+  const wmts = (col, row) => `${demo.base}/wmts/1.0.0/basemap/default/GoogleMapsCompatible/${z}/${row}/${col}.png`;
+  // The incident's pixel in its tile.
+  const n = 2 ** z;
+  const px = Math.floor((((lon + 180) / 360) * n - x) * 256);
+  const r = (lat * Math.PI) / 180;
+  const py = Math.floor((((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n - y) * 256);
+  const get = async (url) => {
+    const res = await fetch(url);
+    assert.equal(res.headers.get('content-type'), 'image/png');
+    return { etag: res.headers.get('etag'), png: PNG.sync.read(Buffer.from(await res.arrayBuffer())) };
+  };
+  const at = (png, i, j) => Array.from(png.data.subarray((j * png.width + i) * 4, (j * png.width + i) * 4 + 3));
+  const before = await get(wmts(x, y));
+  const far = await get(wmts(x + 4, y));
+  const created = await fetch(`${demo.base}/ogcapi/collections/incidents/items`, { method: 'POST', body: JSON.stringify(incident(lon, lat, { severity: 5 })), headers: auth });
+  assert.equal(created.status, 201);
+  const after = await get(wmts(x, y));
+  assert.notEqual(after.etag, before.etag, 'the tile under the report was drawn again');
+  const [red, green, blue] = at(after.png, px, py);
+  assert.ok(red > 150 && green < 90 && blue < 90, `severity 5 is drawn dark red at the report: got ${[red, green, blue]}`);
+  assert.equal((await get(wmts(x + 4, y))).etag, far.etag, 'a tile away from the report kept its cached copy');
+  const { id } = await created.json();
+  assert.equal((await fetch(`${demo.base}/ogcapi/collections/incidents/items/${id}`, { method: 'DELETE', headers: auth })).status, 204);
+  assert.deepEqual(at((await get(wmts(x, y))).png, px, py), at(before.png, px, py), 'deleted: the tile is as before');
 });
