@@ -3,7 +3,9 @@
 #   scripts/install-deps.sh           what building and running need (GDAL, PROJ, a CJK
 #                                     font, Node.js for the web viewer's MapLibre)
 #   scripts/install-deps.sh --test    and what the test suite's real clients need
-#                                     (sqlite3, Chromium, the viewer's npm dev packages)
+#                                     (sqlite3, Chromium, the viewer's npm dev packages;
+#                                     pytest, OWSLib, lxml, GDAL's python bindings and
+#                                     QGIS for the OGC tests)
 # Needs root or sudo for apt. Idempotent: installs nothing when all is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,19 +20,31 @@ run_apt() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q -o DPkg::Lock::Timeout=300 "$@"
 }
 
+missing_of() {
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
 packages=(libgdal-dev libsqlite3-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
 if [ "$want_tests" = 1 ]; then
-  packages+=(sqlite3 chromium)
+  packages+=(sqlite3 chromium python3-pytest python3-owslib python3-lxml python3-gdal python3-numpy)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+missing=($(missing_of "${packages[@]}"))
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   run_apt "${missing[@]}"
+fi
+
+# QGIS for the headless WMTS test, without its recommends (GRASS and friends, ~1 GB).
+if [ "$want_tests" = 1 ]; then
+  qgis_missing=($(missing_of qgis python3-qgis))
+  if [ "${#qgis_missing[@]}" -gt 0 ]; then
+    echo "installing: ${qgis_missing[*]} (no recommends)"
+    run_apt --no-install-recommends "${qgis_missing[@]}"
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

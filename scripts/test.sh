@@ -2,7 +2,10 @@
 # The whole test suite. This is what CI runs.
 #  1. Rust unit and integration tests: they drive the real `formosa` binary and check
 #     what it wrote with GDAL's own tools (ogrinfo, gdalinfo, gdallocationinfo).
-#  2. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
+#  2. The OGC services (WMS 1.3.0, WMTS 1.0.0) through real clients — GDAL's drivers,
+#     OWSLib, headless QGIS — with the official XSDs: pytest in tile-server/tests/ogc, on
+#     Debian's python (/usr/bin/python3: the apt packages, not a pyenv shim).
+#  3. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
 #     validated with MapLibre's style spec, the viewer in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,5 +13,6 @@ bash scripts/install-deps.sh --test
 status=0
 cargo test --workspace --no-fail-fast || status=$?
 cargo build -p formosa-tile-server
+/usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?
 (cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?
 exit $status

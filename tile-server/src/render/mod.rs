@@ -418,7 +418,16 @@ struct Groups<K> {
     groups: Vec<(K, PathBuilder)>,
 }
 
-impl<K: PartialEq> Groups<K> {
+impl<K: PartialEq + PartialOrd> Groups<K> {
+    /// The groups in the order of their keys: where groups overlap (pipes of several
+    /// utilities along one street), which lies on top must not depend on which feature
+    /// the map happened to read first, or a tile and a map of the same box (or two
+    /// neighbouring tiles, whose read windows differ) would disagree.
+    fn in_order(mut self) -> Vec<(K, PathBuilder)> {
+        self.groups.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+        self.groups
+    }
+
     fn new() -> Self {
         Groups { groups: Vec::new() }
     }
@@ -463,7 +472,7 @@ fn push_line(pb: &mut PathBuilder, line: &[formosa_store::Coord], view: &MapView
     }
 }
 
-#[derive(PartialEq)]
+#[derive(PartialEq, PartialOrd)]
 struct LineKey {
     color: [u8; 4],
     width: i32,
@@ -545,18 +554,18 @@ fn draw_features(pixmap: &mut Pixmap, layer: &StyleLayer, features: &[Feature], 
         Some("bevel") => LineJoin::Bevel,
         _ => LineJoin::Miter,
     };
-    for (color, pb) in fills.groups {
+    for (color, pb) in fills.in_order() {
         if let Some(path) = pb.finish() {
             pixmap.fill_path(&path, &paint(rgba(color)), FillRule::Winding, Transform::identity(), None);
         }
     }
     let hairline = Stroke { width: 1.0, ..Default::default() };
-    for (color, pb) in outlines.groups {
+    for (color, pb) in outlines.in_order() {
         if let Some(path) = pb.finish() {
             pixmap.stroke_path(&path, &paint(rgba(color)), &hairline, Transform::identity(), None);
         }
     }
-    for (key, pb) in lines.groups {
+    for (key, pb) in lines.in_order() {
         let Some(path) = pb.finish() else { continue };
         let width = key.width as f32 / 16.0;
         // MapLibre's dashes are in line widths.
@@ -566,12 +575,12 @@ fn draw_features(pixmap: &mut Pixmap, layer: &StyleLayer, features: &[Feature], 
         let stroke = Stroke { width, line_cap: cap, line_join: join, dash, ..Default::default() };
         pixmap.stroke_path(&path, &paint(rgba(key.color)), &stroke, Transform::identity(), None);
     }
-    for (color, pb) in circles.groups {
+    for (color, pb) in circles.in_order() {
         if let Some(path) = pb.finish() {
             pixmap.fill_path(&path, &paint(rgba(color)), FillRule::Winding, Transform::identity(), None);
         }
     }
-    for ((color, width), pb) in circle_strokes.groups {
+    for ((color, width), pb) in circle_strokes.in_order() {
         if let Some(path) = pb.finish() {
             pixmap.stroke_path(&path, &paint(rgba(color)), &Stroke { width: width as f32 / 16.0, ..Default::default() }, Transform::identity(), None);
         }
