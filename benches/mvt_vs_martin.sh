@@ -29,20 +29,12 @@ ROUNDS=${ROUNDS:-2}
 OUT=${OUT:-benches/out}
 FORMOSA_PORT=18180
 MARTIN_PORT=18181
-PG="host=127.0.0.1 port=5432 user=formosa_bench password=formosa_bench dbname=formosa_bench"
-PG_URL="postgresql://formosa_bench:formosa_bench@127.0.0.1:5432/formosa_bench"
 mkdir -p "$OUT/mvt"
 OUT=$(realpath "$OUT")
+. benches/lib/large_data.sh
 
 # --- tools ---------------------------------------------------------------------------
-missing=()
-for p in postgresql-15-postgis-3 wrk gdal-bin curl python3; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing ${missing[*]} …"
-  apt-get install -y -q -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
-fi
+large_data_tools postgresql-15-postgis-3 wrk gdal-bin curl python3
 MARTIN=${MARTIN:-$(command -v martin || echo "$OUT/tools/bin/martin")}
 if [ ! -x "$MARTIN" ]; then
   echo "building Martin 1.14.0 (postgres only: its default 'rendering' feature downloads MapLibre Native) …"
@@ -50,36 +42,10 @@ if [ ! -x "$MARTIN" ]; then
   MARTIN="$OUT/tools/bin/martin"
 fi
 cargo build --release -q -p formosa-tile-server -p formosa-fixtures
-FORMOSA=target/release/formosa
 
-# --- data: one Formosa store, and the same rows in PostGIS ----------------------------
-DATA="$OUT/large-$PARCELS-$BUILDINGS"
-STORE="$OUT/mvt/formosa-$PARCELS-$BUILDINGS.gpkg"
-if [ ! -f "$DATA/parcels.shp" ]; then
-  echo "generating $PARCELS parcels and $BUILDINGS buildings into $DATA …"
-  target/release/formosa-fixtures large --parcels "$PARCELS" --buildings "$BUILDINGS" --pipelines 0 --out "$DATA"
-fi
-if [ ! -f "$STORE" ]; then
-  $FORMOSA -q --store "$STORE" import cadastral "$DATA/parcels.shp"
-  $FORMOSA -q --store "$STORE" import buildings "$DATA/buildings.shp"
-fi
-
-pg_ctlcluster 15 main start 2>/dev/null || true
-psql_admin() { su postgres -c "psql -q -v ON_ERROR_STOP=1 $*"; }
-if ! psql "$PG_URL" -Atc "SELECT count(*) FROM cadastral" 2>/dev/null | grep -qx "$PARCELS"; then
-  echo "loading the store's rows into PostGIS …"
-  psql_admin "-c \"DROP DATABASE IF EXISTS formosa_bench\"" </dev/null
-  psql_admin "-c \"DROP ROLE IF EXISTS formosa_bench\"" </dev/null
-  psql_admin "-c \"CREATE ROLE formosa_bench LOGIN PASSWORD 'formosa_bench'\"" </dev/null
-  psql_admin "-c \"CREATE DATABASE formosa_bench OWNER formosa_bench\"" </dev/null
-  psql_admin "-d formosa_bench -c \"CREATE EXTENSION postgis\"" </dev/null
-  ogr2ogr -f PostgreSQL "PG:$PG" "$STORE" cadastral -nln cadastral -lco GEOMETRY_NAME=geom -lco FID=fid \
-    -select parcel_no,section,county_code,town_code,land_use,area_m2
-  ogr2ogr -f PostgreSQL "PG:$PG" "$STORE" buildings -nln buildings -lco GEOMETRY_NAME=geom -lco FID=fid \
-    -select height_m,floors,use,structure,name
-  psql "$PG_URL" -q -c "VACUUM ANALYZE cadastral" -c "VACUUM ANALYZE buildings"
-fi
-psql "$PG_URL" -Atc "SELECT 'postgis rows: cadastral ' || (SELECT count(*) FROM cadastral) || ', buildings ' || (SELECT count(*) FROM buildings) || '; GiST: ' || (SELECT string_agg(indexname, ' ') FROM pg_indexes WHERE indexdef LIKE '%gist%')"
+# --- data: one Formosa store, and the same rows in PostGIS (benches/lib/large_data.sh) --
+large_data_store
+large_data_postgis
 
 # --- tile lists: where the data is (tiles of every 500th parcel's centre) -------------
 python3 - "$STORE" "$OUT/mvt" <<'PY'
@@ -166,21 +132,11 @@ postgres:
       properties: { height_m: float8, floors: int8, use: text, structure: text, name: text }
 YAML
 
-server_pid=""
-stop_server() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; server_pid=""; true; }
-trap stop_server EXIT
-wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server did not start: $1" >&2; exit 1; }
 start() { # side cache(0|1)
   stop_server
   if [ "$1" = formosa ]; then
     local mb=0; [ "$2" = 1 ] && mb=512
-    $FORMOSA -q --store "$STORE" serve --bind 127.0.0.1:$FORMOSA_PORT --cache-mb $mb & server_pid=$!
-    wait_up "http://127.0.0.1:$FORMOSA_PORT/health"
-    # Measure the steady state: wait for the feature layers to be read into memory.
-    for _ in $(seq 600); do
-      curl -s "http://127.0.0.1:$FORMOSA_PORT/health" | python3 -c 'import json,sys; h=json.load(sys.stdin); sys.exit(h["feature_layers_in_memory"] != h["feature_layers"])' && break
-      sleep 0.1
-    done
+    formosa_serve $FORMOSA_PORT $mb
   else
     local cache="cache: disable"; [ "$2" = 1 ] && cache="cache: { size_mb: 1024 }"
     { cat "$OUT/mvt/martin.yaml"; echo "$cache"; } > "$OUT/mvt/martin-run.yaml"
