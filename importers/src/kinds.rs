@@ -64,11 +64,18 @@ pub fn build_feature(
     area_twd97: &mut dyn FnMut(&Geometry) -> f64,
 ) -> Result<(NewFeature, Vec<String>), String> {
     let columns = kind.columns();
+    let mut notes = Vec::new();
     let mut values: Vec<Value> = columns
         .iter()
         .zip(&map.columns)
         .map(|(c, src)| match src {
-            Some(i) => coerce(fields[*i].clone(), c.ty),
+            Some(i) => {
+                let v = coerce(fields[*i].clone(), c.ty);
+                if v.is_null() && !fields[*i].is_null() && !matches!(&fields[*i], Value::Text(t) if t.trim().is_empty()) {
+                    notes.push(format!("{} {:?} is not {}: left empty", c.name, fields[*i], c.ty.sql().to_lowercase()));
+                }
+                v
+            }
             None => Value::Null,
         })
         .map(|v| match v {
@@ -79,7 +86,6 @@ pub fn build_feature(
         })
         .collect();
     let col = |name: &str| columns.iter().position(|c| c.name == name).expect("known column");
-    let mut notes = Vec::new();
     match kind {
         LayerKind::Cadastral => {
             let a = col("area_m2");

@@ -602,12 +602,15 @@ fn hilbert_index(mut x: u32, mut y: u32) -> u64 {
 
 /// Column types accepted for a value, for callers that build `NewFeature`s.
 pub fn coerce(value: Value, ty: ColumnType) -> Value {
+    // A real is an integer only when it is whole and exactly representable (|r| < 2^53);
+    // 5.86 floors or 1e308 years are no integer (found by the attribute fuzzer).
+    let whole = |r: f64| (r.is_finite() && r.fract() == 0.0 && r.abs() < 9.007e15).then_some(Value::Integer(r as i64));
     match (value, ty) {
-        (Value::Text(s), ColumnType::Integer) => s.trim().parse::<i64>().map(Value::Integer).unwrap_or_else(|_| {
-            s.trim().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| Value::Integer(f as i64)).unwrap_or(Value::Null)
-        }),
-        (Value::Text(s), ColumnType::Real) => s.trim().parse::<f64>().map(Value::Real).unwrap_or(Value::Null),
-        (Value::Real(r), ColumnType::Integer) if r.fract() == 0.0 => Value::Integer(r as i64),
+        (Value::Text(s), ColumnType::Integer) => {
+            s.trim().parse::<i64>().map(Value::Integer).unwrap_or_else(|_| s.trim().parse::<f64>().ok().and_then(whole).unwrap_or(Value::Null))
+        }
+        (Value::Text(s), ColumnType::Real) => s.trim().parse::<f64>().ok().filter(|r| r.is_finite()).map_or(Value::Null, Value::Real),
+        (Value::Real(r), ColumnType::Integer) => whole(r).unwrap_or(Value::Null),
         (Value::Real(r), ColumnType::Text) => Value::Text(r.to_string()),
         (Value::Integer(i), ColumnType::Real) => Value::Real(i as f64),
         (Value::Integer(i), ColumnType::Text) => Value::Text(i.to_string()),
