@@ -88,7 +88,7 @@ enum Command {
     },
     /// Pre-render tiles for an area and zoom range into a PMTiles or MBTiles file (the
     /// same tiles the server answers), e.g. to push the base map to a CDN before a typhoon.
-    #[command(after_help = "Examples:\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 10-16 taipei.pmtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 12-15 --tiles cadastral,buildings parcels.mbtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 8-13 --tiles terrain-rgb terrain.pmtiles")]
+    #[command(after_help = "Examples:\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 10-16 taipei.pmtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 12-15 --tiles cadastral,buildings parcels.mbtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 8-13 --tiles terrain-rgb terrain.pmtiles\n  formosa seed --bbox 121.55,25.02,121.58,25.05 --zoom 12-18 --tiles raster:basemap basemap-png.mbtiles")]
     Seed {
         /// Area as west,south,east,north in degrees (WGS84).
         #[arg(long)]
@@ -96,7 +96,8 @@ enum Command {
         /// Zoom levels, e.g. 10-16 or 14.
         #[arg(long, default_value = "0-14")]
         zoom: String,
-        /// What to render: basemap (every vector layer), a comma-separated list of layers, or terrain-rgb.
+        /// What to render: basemap (every vector layer), a comma-separated list of layers,
+        /// terrain-rgb, or raster:LAYER for rendered PNG tiles (raster:basemap, as WMTS draws them).
         #[arg(long, default_value = "basemap")]
         tiles: String,
         /// Output: .pmtiles (PMTiles v3) or .mbtiles.
@@ -220,6 +221,12 @@ fn run(cli: Cli) -> Result<(), String> {
             let (min_zoom, max_zoom) = formosa_tile_server::seed::parse_zooms(&zoom)?;
             let content = match tiles.as_str() {
                 "terrain-rgb" => formosa_tile_server::seed::Content::TerrainRgb { geoid_undulation_m: config.server.geoid_undulation_m },
+                raster if raster.starts_with("raster:") => {
+                    let style = formosa_tile_server::render::style::RenderStyle::load(&config.server.styles_dir.join("basemap.json"))?;
+                    let fonts = formosa_tile_server::fonts::Fonts::load(&config.server.fonts);
+                    let renderer = Arc::new(formosa_tile_server::render::Renderer::new(style, &fonts));
+                    formosa_tile_server::seed::Content::Raster { layer: raster["raster:".len()..].to_string(), renderer }
+                }
                 "basemap" => formosa_tile_server::seed::Content::Vector(formosa_tile_server::tiles::basemap_layers(&store)),
                 list => formosa_tile_server::seed::Content::Vector(list.split(',').map(|s| s.trim().to_string()).collect()),
             };

@@ -7,6 +7,10 @@
 //! written by one thread; empty tiles are left out (both formats allow it).
 
 use crate::cache::CachedTile;
+use crate::ogc::matrix::TileMatrixSet;
+use crate::render::encode::ImageFormat;
+use crate::render::imagery::ImageryCache;
+use crate::render::{Rasters, Renderer, BASEMAP};
 use crate::terrain::heights::ElevationCache;
 use crate::terrain::rgb;
 use crate::tiles::{self};
@@ -17,12 +21,15 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// What to seed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub enum Content {
     /// Vector tiles of these store layers (the base map: every vector layer).
     Vector(Vec<String>),
     /// Terrain-RGB PNG tiles of the elevation pyramid.
     TerrainRgb { geoid_undulation_m: f64 },
+    /// Rendered PNG tiles of a map layer (`basemap`, a store layer, imagery): the WMTS
+    /// GoogleMapsCompatible tiles, byte for byte.
+    Raster { layer: String, renderer: std::sync::Arc<Renderer> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -108,14 +115,23 @@ fn tile_list(bbox: &Envelope, min_zoom: u8, max_zoom: u8) -> Vec<(u64, u8, u32, 
 /// interrupted seed never leaves a half archive under the real name).
 pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, String> {
     let format = Format::of(&opts.out)?;
-    if let Content::Vector(layers) = &opts.content {
-        for l in layers {
-            if store.layer(l).and_then(|l| l.info.feature_kind()).is_none() {
-                return Err(format!("no vector layer named '{l}' in the store"));
+    match &opts.content {
+        Content::Vector(layers) => {
+            for l in layers {
+                if store.layer(l).and_then(|l| l.info.feature_kind()).is_none() {
+                    return Err(format!("no vector layer named '{l}' in the store"));
+                }
             }
         }
-    } else if store.terrain().is_none() {
-        return Err("the store has no terrain to seed; import a DEM with `formosa import terrain`".into());
+        Content::TerrainRgb { .. } if store.terrain().is_none() => return Err("the store has no terrain to seed; import a DEM with `formosa import terrain`".into()),
+        Content::Raster { layer, renderer } if layer != BASEMAP && !renderer.map_layers(store).iter().any(|l| &l.name == layer) => {
+            let names: Vec<String> = renderer.map_layers(store).into_iter().map(|l| l.name).collect();
+            return Err(format!("no map layer named '{layer}'; map layers: basemap, {}", names.join(", ")));
+        }
+        _ => {}
+    }
+    if matches!(opts.content, Content::Raster { .. }) && opts.max_zoom as usize >= TileMatrixSet::google().matrices.len() {
+        return Err(format!("--zoom: rendered tiles go to zoom {} at most", TileMatrixSet::google().matrices.len() - 1));
     }
     let started = std::time::Instant::now();
     let tiles = tile_list(&opts.bbox, opts.min_zoom, opts.max_zoom);
@@ -124,6 +140,8 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, String> {
     let bar = formosa_importers::progress::bar(Some(tiles.len() as u64), "tiles", opts.show_progress);
     bar.set_message(format!("seeding {}", opts.out.display()));
     let elevation = ElevationCache::new(256);
+    let imagery = ImageryCache::new(512);
+    let grid = TileMatrixSet::google();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut report = SeedReport { tiles_visited: tiles.len() as u64, ..SeedReport::default() };
     for batch in tiles.chunks(1024) {
@@ -135,7 +153,7 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, String> {
                     s.spawn(|| loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let Some(&(_, z, x, y)) = batch.get(i) else { break };
-                        let r = make(store, &elevation, &opts.content, z, x, y);
+                        let r = make(store, Rasters { elevation: &elevation, imagery: &imagery }, &grid, &opts.content, z, x, y);
                         *results[i].lock().unwrap() = Some(r);
                     });
                 }
@@ -159,15 +177,14 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, String> {
 }
 
 /// One tile as stored: gzip-compressed MVT, or PNG; None when empty.
-fn make(store: &Store, elevation: &ElevationCache, content: &Content, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, String> {
+fn make(store: &Store, rasters: Rasters, grid: &TileMatrixSet, content: &Content, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, String> {
     match content {
         Content::Vector(layers) => {
             let raw = tiles::vector_tile(store, layers, z, x, y).map_err(|e| e.to_string())?;
             Ok((!raw.is_empty()).then(|| CachedTile::new(raw).gzip.to_vec()))
         }
-        Content::TerrainRgb { geoid_undulation_m } => {
-            rgb::png(store, elevation, z, x, y, *geoid_undulation_m).map_err(|e| e.to_string())
-        }
+        Content::TerrainRgb { geoid_undulation_m } => rgb::png(store, rasters.elevation, z, x, y, *geoid_undulation_m).map_err(|e| e.to_string()),
+        Content::Raster { layer, renderer } => crate::ogc::wmts::render_tile(renderer, store, rasters, grid, z as usize, y, x, layer, ImageFormat::Png).map(Some),
     }
 }
 
@@ -197,6 +214,7 @@ impl Sink {
                 "pbf",
             ),
             Content::TerrainRgb { .. } => ("Formosa terrain-RGB", Vec::new(), TileType::Png, "png"),
+            Content::Raster { .. } => ("Formosa 國家共通底圖 (rendered)", Vec::new(), TileType::Png, "png"),
         };
         match format {
             Format::PmTiles => {

@@ -1,5 +1,6 @@
 // `formosa seed` writes PMTiles and MBTiles that other readers open (the pmtiles npm
-// reader, sqlite3, GDAL's MBTiles driver), holding exactly the tiles the server answers.
+// reader, sqlite3, GDAL's MBTiles driver), holding exactly the tiles the server answers:
+// vector tiles, and rendered PNG tiles equal to the WMTS ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PMTiles } from 'pmtiles';
-import { formosaBin, startDemo } from './server.mjs';
+import { formosaBin, repo, startDemo } from './server.mjs';
 
 let demo;
 let dir;
@@ -76,6 +77,26 @@ test('MBTiles: sqlite3 and GDAL read it; tiles equal the server\'s', async () =>
   const info = execFileSync('ogrinfo', ['-ro', '-so', out]).toString();
   assert.match(info, /using driver `MBTiles' successful/);
   assert.match(info, /cadastral/);
+});
+
+test('rendered PNG tiles: GDAL reads the MBTiles as a raster; tiles equal the server\'s WMTS tiles', async () => {
+  const out = path.join(dir, 'basemap-png.mbtiles');
+  // Run where the server runs: the style comes from ./styles (the [server] styles_dir).
+  assert.match(execFileSync(formosaBin, ['--store', demo.store, 'seed', '--bbox', '121.558,25.028,121.562,25.032', '--zoom', '16-17', '--tiles', 'raster:basemap', out], { cwd: repo }).toString(), /tiles written/);
+  assert.equal(execFileSync('sqlite3', [out, "SELECT value FROM metadata WHERE name = 'format'"]).toString().trim(), 'png');
+  const rows = execFileSync('sqlite3', [out, 'SELECT zoom_level, tile_column, tile_row, hex(tile_data) FROM tiles WHERE zoom_level = 17']).toString().trim().split('\n');
+  assert.ok(rows.length >= 4, `${rows.length} z17 tiles`);
+  for (const row of rows) {
+    const [z, x, tmsRow, hex] = row.split('|');
+    const y = 2 ** Number(z) - 1 - Number(tmsRow);
+    const res = await fetch(`${demo.base}/wmts/1.0.0/basemap/default/GoogleMapsCompatible/${z}/${y}/${x}.png`);
+    assert.deepEqual(Buffer.from(hex, 'hex'), Buffer.from(await res.arrayBuffer()), `tile ${z}/${x}/${y}`);
+  }
+  const info = execFileSync('gdalinfo', [out]).toString();
+  assert.match(info, /Driver: MBTiles/);
+  assert.match(info, /Band 3/);
+  const bad = spawnSync(formosaBin, ['--store', demo.store, 'seed', '--bbox', BBOX, '--zoom', '16', '--tiles', 'raster:nosuch', path.join(dir, 'f.mbtiles')], { cwd: repo });
+  assert.ok(bad.status !== 0 && bad.stderr.toString().includes("no map layer named 'nosuch'"), bad.stderr.toString());
 });
 
 test('bad seed requests fail with one line and leave no file', () => {

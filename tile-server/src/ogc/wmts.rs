@@ -13,7 +13,8 @@ use super::{escape_xml, Kvp, OgcError};
 use crate::cache::{respond, TileKey};
 use crate::http_tiles::{base_url, cached_or_made};
 use crate::render::encode::{encode, ImageFormat};
-use crate::render::{MapLayer, MapRequest, Rasters, BASEMAP};
+use crate::render::{MapLayer, MapRequest, Rasters, Renderer, BASEMAP};
+use formosa_store::Store;
 use crate::server::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -135,18 +136,25 @@ async fn tile(s: &AppState, headers: &HeaderMap, a: &TileAddress, format: ImageF
     let t = resolve(s, a)?;
     let key = TileKey { kind: format!("{KIND_PREFIX}{}:{}:{}", a.layer, t.set.id, format.extension()), z: t.level as u8, x: t.col, y: t.row };
     let state = s.clone();
-    let view = t.set.tile_view(t.level, t.row, t.col);
-    // The base map is opaque; a single layer is an overlay (transparent unless JPEG).
-    let transparent = a.layer != BASEMAP && format != ImageFormat::Jpeg;
-    let layers = vec![a.layer.clone()];
+    let layer = a.layer.clone();
     let made = cached_or_made(s, key, true, move || {
-        let req = MapRequest { view, layers, transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX };
-        let pixmap = state.renderer.render(&state.store, Some(Rasters { elevation: &state.elevation, imagery: &state.imagery }), &req).map_err(|e| crate::problem::Problem::internal(e.to_string()))?;
-        encode(&pixmap, format).map_err(crate::problem::Problem::internal)
+        let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
+        render_tile(&state.renderer, &state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
     })
     .await
     .map_err(|p| OgcError::internal(p.detail))?;
     Ok(respond(&made, format.mime(), headers))
+}
+
+/// One encoded WMTS tile of `layer` (the server's and `formosa seed`'s): the base map is
+/// opaque, a single layer an overlay (transparent unless JPEG); labels up to the margin
+/// outside the tile are placed.
+#[allow(clippy::too_many_arguments)]
+pub fn render_tile(renderer: &Renderer, store: &Store, rasters: Rasters, set: &TileMatrixSet, level: usize, row: u32, col: u32, layer: &str, format: ImageFormat) -> Result<Vec<u8>, String> {
+    let transparent = layer != BASEMAP && format != ImageFormat::Jpeg;
+    let req = MapRequest { view: set.tile_view(level, row, col), layers: vec![layer.to_string()], transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX };
+    let pixmap = renderer.render(store, Some(rasters), &req).map_err(|e| e.to_string())?;
+    encode(&pixmap, format)
 }
 
 async fn info(s: &AppState, a: &TileAddress, i: &str, j: &str, format: InfoFormat) -> Result<Response, OgcError> {
