@@ -73,6 +73,10 @@ impl CachedTile {
 pub struct TileCache {
     /// None when caching is off (a budget of 0): every request renders.
     cache: Option<Cache<TileKey, Arc<CachedTile>>>,
+    /// Bumped by every invalidation. A tile whose build began before an invalidation
+    /// may hold the old data, so it is answered but not cached (else a write's very next
+    /// tile request could find the pre-write tile that a concurrent build put back).
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TileCache {
@@ -87,7 +91,17 @@ impl TileCache {
                     .support_invalidation_closures()
                     .build()
             });
-        Self { cache }
+        Self { cache, generation: Arc::default() }
+    }
+
+    /// Whether tiles are kept at all.
+    pub fn enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// The invalidation count, read before building a tile (see `insert_built`).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The cached tile, if any.
@@ -95,23 +109,33 @@ impl TileCache {
         self.cache.as_ref()?.get(key)
     }
 
-    /// Caches a freshly made tile (when the cache is on), gzipped unless `precompressed`.
-    pub fn insert(&self, key: TileKey, raw: Vec<u8>, precompressed: bool) -> Arc<CachedTile> {
+    /// Caches a tile built from data read at `generation` (when the cache is on and no
+    /// invalidation came since), gzipped unless `precompressed`.
+    pub fn insert_built(&self, key: TileKey, raw: Vec<u8>, precompressed: bool, generation: u64) -> Arc<CachedTile> {
         let tile = Arc::new(if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) });
         if let Some(cache) = &self.cache {
-            cache.insert(key, tile.clone());
+            // Checked after the insert too: an invalidation running meanwhile may have
+            // scanned the cache before this entry was in it.
+            if self.generation() == generation {
+                cache.insert(key.clone(), tile.clone());
+                if self.generation() != generation {
+                    cache.invalidate(&key);
+                }
+            }
         }
         tile
     }
 
     /// Drops every cached tile whose key satisfies `pred` (used when data changes).
     pub fn invalidate(&self, pred: impl Fn(&TileKey) -> bool + Send + Sync + 'static) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(cache) = &self.cache {
             let _ = cache.invalidate_entries_if(move |k, _| pred(k));
         }
     }
 
     pub fn clear(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if let Some(cache) = &self.cache {
             cache.invalidate_all();
         }
@@ -199,6 +223,19 @@ mod tests {
         brotli::BrotliDecompress(&mut &t.brotli()[..], &mut back).unwrap();
         assert_eq!(back, raw);
         assert_eq!(CachedTile::new(raw).etag, t.etag);
+    }
+
+    #[test]
+    fn a_tile_built_across_an_invalidation_is_answered_but_not_kept() {
+        let cache = TileCache::new(1 << 20);
+        let key = |x| TileKey { kind: "mvt:basemap".into(), z: 15, x, y: 1 };
+        let before = cache.generation();
+        cache.invalidate(|_| true); // a write lands while the tile is being built
+        let tile = cache.insert_built(key(1), vec![1, 2, 3], false, before);
+        assert_eq!(&tile.raw[..], &[1, 2, 3]);
+        assert!(cache.get(&key(1)).is_none(), "the possibly stale tile is not cached");
+        cache.insert_built(key(2), vec![4], false, cache.generation());
+        assert!(cache.get(&key(2)).is_some());
     }
 
     #[test]

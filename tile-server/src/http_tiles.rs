@@ -55,8 +55,37 @@ pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z,
     let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer.clone()] };
     let key = TileKey { kind: format!("mvt:{layer}"), z, x, y };
     let store = s.store.clone();
-    let tile = cached_or_made(&s, key, false, move || tiles::vector_tile(&store, &layers, z, x, y).map_err(Problem::from)).await?;
+    let tile = if layer == BASEMAP && s.tiles.enabled() {
+        let parts = s.tiles.clone();
+        cached_or_made(&s, key, false, move || assemble(&store, &parts, &layers, z, x, y)).await?
+    } else {
+        cached_or_made(&s, key, false, move || tiles::vector_tile(&store, &layers, z, x, y).map_err(Problem::from)).await?
+    };
     Ok(respond(&tile, MVT_TYPE, &headers))
+}
+
+/// Cache kind of one layer's part of the composite tile.
+pub const PART_PREFIX: &str = "mvtpart:";
+
+/// The composite tile from its layers' parts — an MVT tile is a sequence of layers, so
+/// concatenating the parts is the whole tile — each part taken from the cache or built
+/// and kept. A write to one layer (an incident) then rebuilds that layer's small part,
+/// not the parcels and buildings around it.
+fn assemble(store: &formosa_store::Store, cache: &crate::cache::TileCache, layers: &[String], z: u8, x: u32, y: u32) -> Result<Vec<u8>, Problem> {
+    let mut tile = Vec::new();
+    for layer in layers {
+        let key = TileKey { kind: format!("{PART_PREFIX}{layer}"), z, x, y };
+        match cache.get(&key) {
+            Some(part) => tile.extend_from_slice(&part.raw),
+            None => {
+                let generation = cache.generation();
+                let part = tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y)?;
+                tile.extend_from_slice(&part);
+                cache.insert_built(key, part, true, generation);
+            }
+        }
+    }
+    Ok(tile)
 }
 
 /// The cached tile for `key`, or one made by `make` on a blocking thread once a
@@ -75,7 +104,8 @@ pub async fn cached_or_made(
         return Ok(tile); // made by a request that held the permit before us
     }
     let cache = s.tiles.clone();
-    tokio::task::spawn_blocking(move || Ok(cache.insert(key, make()?, precompressed))).await.map_err(|e| Problem::internal(e.to_string()))?
+    let generation = cache.generation();
+    tokio::task::spawn_blocking(move || Ok(cache.insert_built(key, make()?, precompressed, generation))).await.map_err(|e| Problem::internal(e.to_string()))?
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.

@@ -101,7 +101,7 @@ async fn apply(s: &AppState, layer: &str, edit: Edit) -> Result<Option<Change>, 
 /// and of the base map whose bounds (with their label margin) meet it.
 pub fn invalidate(s: &AppState, c: &Change) {
     let areas: Vec<Envelope> = [c.before, c.after].into_iter().flatten().collect();
-    let kinds = [format!("mvt:{}", c.layer), "mvt:basemap".to_string(), format!("3dtiles:{}", c.layer)];
+    let kinds = [format!("mvt:{}", c.layer), "mvt:basemap".to_string(), format!("{}{}", crate::http_tiles::PART_PREFIX, c.layer), format!("3dtiles:{}", c.layer)];
     let layer = c.layer.clone();
     s.tiles.invalidate(move |k: &TileKey| match crate::ogc::wmts::tile_reads(k) {
         Some((tile_layer, bounds)) => (tile_layer == layer || tile_layer == crate::render::BASEMAP) && areas.iter().any(|a| a.intersects(&bounds)),

@@ -277,7 +277,7 @@ async fn watch_for_imports(state: AppState) {
         }
         tracing::info!("re-imported while serving: {}; swapped in", changed.join(", "));
         let terrain_changed = changed.iter().any(|n| n == "terrain");
-        let mut kinds: Vec<String> = changed.iter().flat_map(|n| [format!("mvt:{n}"), format!("3dtiles:{n}")]).collect();
+        let mut kinds: Vec<String> = changed.iter().flat_map(|n| [format!("mvt:{n}"), format!("{}{n}", crate::http_tiles::PART_PREFIX), format!("3dtiles:{n}")]).collect();
         kinds.push("mvt:basemap".into());
         if terrain_changed {
             kinds.extend(["terrain-rgb", "quantized-mesh", "quantized-mesh+normals"].map(String::from));
