@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use moka::sync::Cache;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -73,11 +74,19 @@ impl CachedTile {
 pub struct TileCache {
     /// None when caching is off (a budget of 0): every request renders.
     cache: Option<Cache<TileKey, Arc<CachedTile>>>,
-    /// Bumped by every invalidation. A tile whose build began before an invalidation
-    /// may hold the old data, so it is answered but not cached (else a write's very next
-    /// tile request could find the pre-write tile that a concurrent build put back).
+    /// Counts invalidations. A tile whose build began before an invalidation that
+    /// touched it may hold the old data, so it is answered but not cached (else a write's
+    /// very next tile request could find the pre-write tile a concurrent build put back).
     generation: Arc<std::sync::atomic::AtomicU64>,
+    /// The generation of the last bulk invalidation (every tile may be touched).
+    bulk: Arc<std::sync::atomic::AtomicU64>,
+    /// The generation at which each recently invalidated key was dropped, and when.
+    dropped: Arc<std::sync::Mutex<HashMap<TileKey, (u64, std::time::Instant)>>>,
 }
+
+/// How long an invalidated key is remembered: longer than any build (requests time out
+/// at `request_timeout_s`, 30 s by default).
+const DROPPED_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl TileCache {
     /// A cache holding at most `budget_bytes` of tiles (raw + compressed).
@@ -91,7 +100,7 @@ impl TileCache {
                     .support_invalidation_closures()
                     .build()
             });
-        Self { cache, generation: Arc::default() }
+        Self { cache, generation: Arc::default(), bulk: Arc::default(), dropped: Arc::default() }
     }
 
     /// Whether tiles are kept at all.
@@ -110,15 +119,14 @@ impl TileCache {
     }
 
     /// Caches a tile built from data read at `generation` (when the cache is on and no
-    /// invalidation came since), gzipped unless `precompressed`.
+    /// invalidation touched it since), gzipped unless `precompressed`.
     pub fn insert_built(&self, key: TileKey, raw: Vec<u8>, precompressed: bool, generation: u64) -> Arc<CachedTile> {
         let tile = Arc::new(if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) });
         if let Some(cache) = &self.cache {
-            // Checked after the insert too: an invalidation running meanwhile may have
-            // scanned the cache before this entry was in it.
-            if self.generation() == generation {
+            if !self.touched_since(&key, generation) {
                 cache.insert(key.clone(), tile.clone());
-                if self.generation() != generation {
+                // Checked again: an invalidation may have run between the check and the insert.
+                if self.touched_since(&key, generation) {
                     cache.invalidate(&key);
                 }
             }
@@ -126,16 +134,39 @@ impl TileCache {
         tile
     }
 
-    /// Drops every cached tile whose key satisfies `pred` (used when data changes).
+    fn touched_since(&self, key: &TileKey, generation: u64) -> bool {
+        use std::sync::atomic::Ordering::Acquire;
+        self.bulk.load(Acquire) > generation || self.dropped.lock().unwrap().get(key).is_some_and(|(g, _)| *g > generation)
+    }
+
+    /// Drops exactly these tiles (live edits: the tiles an edit touches, enumerated).
+    pub fn invalidate_keys(&self, keys: impl IntoIterator<Item = TileKey>) {
+        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        let now = std::time::Instant::now();
+        let mut dropped = self.dropped.lock().unwrap();
+        if dropped.len() > 500_000 {
+            dropped.retain(|_, (_, at)| now.duration_since(*at) < DROPPED_MEMORY);
+        }
+        for key in keys {
+            if let Some(cache) = &self.cache {
+                cache.invalidate(&key);
+            }
+            dropped.insert(key, (generation, now));
+        }
+    }
+
+    /// Drops every cached tile whose key satisfies `pred` (re-imports: whole layers).
     pub fn invalidate(&self, pred: impl Fn(&TileKey) -> bool + Send + Sync + 'static) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        self.bulk.store(generation, std::sync::atomic::Ordering::Release);
         if let Some(cache) = &self.cache {
             let _ = cache.invalidate_entries_if(move |k, _| pred(k));
         }
     }
 
     pub fn clear(&self) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        self.bulk.store(generation, std::sync::atomic::Ordering::Release);
         if let Some(cache) = &self.cache {
             cache.invalidate_all();
         }
@@ -230,12 +261,18 @@ mod tests {
         let cache = TileCache::new(1 << 20);
         let key = |x| TileKey { kind: "mvt:basemap".into(), z: 15, x, y: 1 };
         let before = cache.generation();
-        cache.invalidate(|_| true); // a write lands while the tile is being built
+        cache.invalidate_keys([key(1)]); // a write lands on tile 1 while tiles 1 and 3 are built
         let tile = cache.insert_built(key(1), vec![1, 2, 3], false, before);
         assert_eq!(&tile.raw[..], &[1, 2, 3]);
         assert!(cache.get(&key(1)).is_none(), "the possibly stale tile is not cached");
+        cache.insert_built(key(3), vec![5], false, before);
+        assert!(cache.get(&key(3)).is_some(), "a tile the write did not touch is cached");
         cache.insert_built(key(2), vec![4], false, cache.generation());
         assert!(cache.get(&key(2)).is_some());
+        let before = cache.generation();
+        cache.invalidate(|_| true); // a re-import: every tile may be touched
+        cache.insert_built(key(4), vec![6], false, before);
+        assert!(cache.get(&key(4)).is_none());
     }
 
     #[test]

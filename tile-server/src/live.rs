@@ -96,18 +96,71 @@ async fn apply(s: &AppState, layer: &str, edit: Edit) -> Result<Option<Change>, 
 }
 
 /// Drops every cached tile the change touches, and nothing else: vector tiles of the
-/// layer and of the base map, and the layer's 3D Tiles, whose bounds (with the render
-/// buffer) meet the feature's envelope before or after the edit; WMTS tiles of the layer
-/// and of the base map whose bounds (with their label margin) meet it.
+/// layer and of the base map (and the layer's part of it), and the layer's 3D Tiles,
+/// whose bounds (with the render buffer) meet the feature's envelope before or after the
+/// edit; WMTS tiles of the layer and of the base map whose bounds (with their label
+/// margin) meet it.
+///
+/// The keys are enumerated (a handful per zoom) and dropped one by one: a predicate over
+/// the whole cache per write was evaluated by every cache read until its scan finished,
+/// which under a surge of writes was a fifth of the server's time. Zooms where a large
+/// edit meets more than `MAX_LISTED` tiles fall back to the predicate.
 pub fn invalidate(s: &AppState, c: &Change) {
     let areas: Vec<Envelope> = [c.before, c.after].into_iter().flatten().collect();
-    let kinds = [format!("mvt:{}", c.layer), "mvt:basemap".to_string(), format!("{}{}", crate::http_tiles::PART_PREFIX, c.layer), format!("3dtiles:{}", c.layer)];
-    let layer = c.layer.clone();
-    s.tiles.invalidate(move |k: &TileKey| match crate::ogc::wmts::tile_reads(k) {
-        Some((tile_layer, bounds)) => (tile_layer == layer || tile_layer == crate::render::BASEMAP) && areas.iter().any(|a| a.intersects(&bounds)),
-        None => kinds.contains(&k.kind) && areas.iter().any(|a| touches(k, a)),
-    });
+    let grid_kinds = [format!("mvt:{}", c.layer), "mvt:basemap".to_string(), format!("{}{}", crate::http_tiles::PART_PREFIX, c.layer), format!("3dtiles:{}", c.layer)];
+    let mut keys = Vec::new();
+    let mut overflow: Vec<u8> = Vec::new();
+    for z in 0..=crate::tiles::MAX_ZOOM as u8 {
+        for a in &areas {
+            let (x0, y0, x1, y1) = crate::tiles::tiles_touching(a, z);
+            if (x1 - x0 + 1) as u64 * (y1 - y0 + 1) as u64 > MAX_LISTED {
+                overflow.push(z);
+                continue;
+            }
+            for kind in &grid_kinds {
+                for x in x0..=x1 {
+                    for y in y0..=y1 {
+                        keys.push(TileKey { kind: kind.clone(), z, x, y });
+                    }
+                }
+            }
+        }
+    }
+    let mut wmts_overflow = false;
+    for set in crate::ogc::matrix::TileMatrixSet::all() {
+        let kinds: Vec<String> = [c.layer.as_str(), crate::render::BASEMAP]
+            .iter()
+            .flat_map(|l| crate::render::encode::ImageFormat::ALL.map(|f| format!("{}{l}:{}:{}", crate::ogc::wmts::KIND_PREFIX, set.id, f.extension())))
+            .collect();
+        for level in 0..set.matrices.len() {
+            for a in &areas {
+                let Some((c0, r0, c1, r1)) = set.tiles_touching(level, a, crate::ogc::wms::LABEL_MARGIN_PX) else { continue };
+                if (c1 - c0 + 1) as u64 * (r1 - r0 + 1) as u64 > MAX_LISTED {
+                    wmts_overflow = true;
+                    continue;
+                }
+                for kind in &kinds {
+                    for col in c0..=c1 {
+                        for row in r0..=r1 {
+                            keys.push(TileKey { kind: kind.clone(), z: level as u8, x: col, y: row });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    s.tiles.invalidate_keys(keys);
+    if !overflow.is_empty() || wmts_overflow {
+        let layer = c.layer.clone();
+        s.tiles.invalidate(move |k: &TileKey| match crate::ogc::wmts::tile_reads(k) {
+            Some((tile_layer, bounds)) => wmts_overflow && (tile_layer == layer || tile_layer == crate::render::BASEMAP) && areas.iter().any(|a| a.intersects(&bounds)),
+            None => overflow.contains(&k.z) && grid_kinds.contains(&k.kind) && areas.iter().any(|a| touches(k, a)),
+        });
+    }
 }
+
+/// Tiles per zoom (and per area) an edit's invalidation lists one by one.
+const MAX_LISTED: u64 = 4096;
 
 /// Whether tile k (with its 8-px buffer) meets envelope `a` (lon/lat).
 pub fn touches(k: &TileKey, a: &Envelope) -> bool {

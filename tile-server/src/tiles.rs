@@ -87,6 +87,15 @@ pub fn buffered_bounds(z: u8, x: u32, y: u32) -> formosa_store::Envelope {
     formosa_store::Envelope { min_x, min_y, max_x, max_y }
 }
 
+/// The tiles of zoom z whose bounds plus render buffer meet a longitude/latitude box
+/// (`buffered_bounds` the other way round): first and last column and row.
+pub fn tiles_touching(area: &formosa_store::Envelope, z: u8) -> (u32, u32, u32, u32) {
+    let pad = formosa_store::mercator::tile_size_m(z) * BUFFER as f64 / EXTENT as f64;
+    let (x0, y0) = to_mercator(area.min_x, area.min_y);
+    let (x1, y1) = to_mercator(area.max_x, area.max_y);
+    formosa_store::mercator::tiles_covering_m(&formosa_store::Envelope { min_x: x0 - pad, min_y: y0 - pad, max_x: x1 + pad, max_y: y1 + pad }, z)
+}
+
 /// Adds one store layer's features for tile z/x/y to `builder`, and their label points
 /// (those inside the tile proper) to `labels`.
 pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &mut LayerBuilder, labels: &mut LayerBuilder) -> Result<(), StoreError> {
@@ -169,4 +178,25 @@ pub fn vector_tile(store: &Store, layers: &[String], z: u8, x: u32, y: u32) -> R
         }
     }
     Ok(tile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The listed tiles are exactly those whose buffered bounds meet the box.
+    #[test]
+    fn tiles_touching_is_buffered_bounds_inverted() {
+        let area = formosa_store::Envelope { min_x: 121.5641, min_y: 25.0337, max_x: 121.5649, max_y: 25.0341 };
+        for z in [10u8, 15, 17, 20] {
+            let (x0, y0, x1, y1) = tiles_touching(&area, z);
+            let (cx, cy) = ((x0 + x1) / 2, (y0 + y1) / 2);
+            for x in cx.saturating_sub(6)..=cx + 6 {
+                for y in cy.saturating_sub(6)..=cy + 6 {
+                    let listed = (x0..=x1).contains(&x) && (y0..=y1).contains(&y);
+                    assert_eq!(listed, buffered_bounds(z, x, y).intersects(&area), "z{z} {x}/{y}");
+                }
+            }
+        }
+    }
 }

@@ -97,6 +97,24 @@ impl TileMatrixSet {
         self.matrices.iter().enumerate().find(|(_, m)| m.id == id)
     }
 
+    /// The tiles of `level` whose box grown by `margin_px` meets a longitude/latitude
+    /// box: first and last column and row (None when none does).
+    pub fn tiles_touching(&self, level: usize, area: &formosa_store::Envelope, margin_px: f64) -> Option<(u32, u32, u32, u32)> {
+        let m = &self.matrices[level];
+        let span = TILE_SIZE as f64 * m.resolution;
+        let pad = margin_px * m.resolution;
+        let b = self.crs.project_envelope(area);
+        let col = |x: f64| ((x - self.origin.0) / span).floor();
+        let row = |y: f64| ((self.origin.1 - y) / span).floor();
+        let (c0, c1) = (col(b[0] - pad), col(b[2] + pad));
+        let (r0, r1) = (row(b[3] + pad), row(b[1] - pad));
+        if !(c0.is_finite() && c1.is_finite() && r0.is_finite() && r1.is_finite()) || c1 < 0.0 || r1 < 0.0 || c0 >= m.matrix_width as f64 || r0 >= m.matrix_height as f64 {
+            return None;
+        }
+        let clamp = |v: f64, n: u32| v.clamp(0.0, (n - 1) as f64) as u32;
+        Some((clamp(c0, m.matrix_width), clamp(r0, m.matrix_height), clamp(c1, m.matrix_width), clamp(r1, m.matrix_height)))
+    }
+
     /// The map a tile shows.
     pub fn tile_view(&self, level: usize, row: u32, col: u32) -> MapView {
         let m = &self.matrices[level];
@@ -126,5 +144,25 @@ mod tests {
         let v = t.tile_view(13, row, col);
         assert!(v.bbox[0] <= x && x < v.bbox[2] && v.bbox[1] < y && y <= v.bbox[3]);
         assert!(col < m.matrix_width && row < m.matrix_height);
+    }
+
+    /// Every tile whose box (plus margin) meets an edit is among the listed ones.
+    #[test]
+    fn tiles_touching_covers_every_tile_an_edit_meets() {
+        let area = formosa_store::Envelope { min_x: 121.5641, min_y: 25.0337, max_x: 121.5649, max_y: 25.0341 };
+        for set in TileMatrixSet::all() {
+            for level in [set.matrices.len() - 5, set.matrices.len() - 1] {
+                let (c0, r0, c1, r1) = set.tiles_touching(level, &area, 64.0).expect("over Taipei");
+                for col in c0.saturating_sub(4)..=c1 + 4 {
+                    for row in r0.saturating_sub(4)..=r1 + 4 {
+                        let meets = set.tile_view(level, row, col).lonlat_bounds(64.0).intersects(&area);
+                        let listed = (c0..=c1).contains(&col) && (r0..=r1).contains(&row);
+                        assert!(!meets || listed, "{} level {level}: tile {row}/{col} meets the edit but is not listed", set.id);
+                    }
+                }
+            }
+        }
+        let far = formosa_store::Envelope { min_x: 0.0, min_y: 0.0, max_x: 1.0, max_y: 1.0 };
+        assert_eq!(TileMatrixSet::twd97().tiles_touching(13, &far, 64.0), None, "off the TWD97 grid");
     }
 }

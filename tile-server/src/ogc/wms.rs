@@ -291,7 +291,7 @@ fn capabilities(s: &AppState, base: &str) -> String {
     let crs_list: String = MapCrs::SUPPORTED.iter().map(|c| format!("<CRS>{}</CRS>", c.code())).collect();
     let mut boxes = String::new();
     for crs in MapCrs::SUPPORTED {
-        let b = project_extent(crs, &extent);
+        let b = crs.project_envelope(&extent);
         let (a, bb, c, d) = if crs.northing_first() { (b[1], b[0], b[3], b[2]) } else { (b[0], b[1], b[2], b[3]) };
         boxes.push_str(&format!("<BoundingBox CRS=\"{}\" minx=\"{a}\" miny=\"{bb}\" maxx=\"{c}\" maxy=\"{d}\"/>", crs.code()));
     }
@@ -329,18 +329,4 @@ fn style_element(url: &str, layer: &str) -> String {
         "<Style><Name>default</Name><Title>Formosa base-map style</Title><LegendURL><Format>image/png</Format><OnlineResource xlink:type=\"simple\" xlink:href=\"{}\"/></LegendURL></Style>",
         escape_xml(&legend)
     )
-}
-
-/// A longitude/latitude box in `crs` (its corners and edge midpoints projected).
-pub fn project_extent(crs: MapCrs, e: &Envelope) -> [f64; 4] {
-    let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-    for i in 0..=8 {
-        let t = i as f64 / 8.0;
-        let lon = e.min_x + t * (e.max_x - e.min_x);
-        let lat = e.min_y + t * (e.max_y - e.min_y);
-        for (x, y) in [crs.forward(lon, e.min_y), crs.forward(lon, e.max_y), crs.forward(e.min_x, lat), crs.forward(e.max_x, lat)] {
-            b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
-        }
-    }
-    b
 }

@@ -83,6 +83,21 @@ impl MapCrs {
         }
     }
 
+    /// A longitude/latitude box in this CRS: min/max of points along its edges (a
+    /// projected box's edges are curves).
+    pub fn project_envelope(self, e: &formosa_store::Envelope) -> [f64; 4] {
+        let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for i in 0..=8 {
+            let t = i as f64 / 8.0;
+            let lon = e.min_x + t * (e.max_x - e.min_x);
+            let lat = e.min_y + t * (e.max_y - e.min_y);
+            for (x, y) in [self.forward(lon, e.min_y), self.forward(lon, e.max_y), self.forward(e.min_x, lat), self.forward(e.max_x, lat)] {
+                b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+            }
+        }
+        b
+    }
+
     /// Where the CRS is usable, in its own easting/northing: Web Mercator's square world,
     /// the globe for WGS84, and TM2's zone (±3° around its meridian, 10°–35°N).
     pub fn valid_area(self) -> [f64; 4] {
