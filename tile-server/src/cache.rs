@@ -11,7 +11,7 @@ use moka::sync::Cache;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const GZIP_LEVEL: u32 = 3;
 
@@ -70,37 +70,71 @@ impl CachedTile {
     }
 }
 
+/// Where a tile lies: its grid (0: the XYZ grid of vector tiles and 3D Tiles, 1 + index
+/// of a WMTS tile matrix set) and its zoom, column and row.
+pub type Place = (u8, u8, u32, u32);
+
+/// The place of a cached key, from its kind (`wmts:{layer}:{set}:{ext}` for WMTS).
+pub fn place(key: &TileKey) -> Place {
+    let grid = match key.kind.strip_prefix(crate::ogc::wmts::KIND_PREFIX) {
+        Some(rest) => 1 + crate::ogc::matrix::TileMatrixSet::index_of(rest.split(':').nth(1).unwrap_or("")).unwrap_or(0) as u8,
+        None => 0,
+    };
+    (grid, key.z, key.x, key.y)
+}
+
 #[derive(Clone)]
 pub struct TileCache {
     /// None when caching is off (a budget of 0): every request renders.
     cache: Option<Cache<TileKey, Arc<CachedTile>>>,
-    /// Counts invalidations. A tile whose build began before an invalidation that
-    /// touched it may hold the old data, so it is answered but not cached (else a write's
-    /// very next tile request could find the pre-write tile a concurrent build put back).
-    generation: Arc<std::sync::atomic::AtomicU64>,
-    /// The generation of the last bulk invalidation (every tile may be touched).
-    bulk: Arc<std::sync::atomic::AtomicU64>,
-    /// The generation at which each recently invalidated key was dropped, and when.
-    dropped: Arc<std::sync::Mutex<HashMap<TileKey, (u64, std::time::Instant)>>>,
+    /// The cached keys by place, so a live edit drops the few tiles it touches by lookup
+    /// (a cache-wide predicate per edit was applied by moka to every read until its scan
+    /// ended: a fifth of the server's time under a surge of writes).
+    by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>>,
+    /// Builds under way, and whether an invalidation touched them since they began: such
+    /// a tile may hold the old data, so it is answered but not cached (else a write's very
+    /// next request could find the pre-write tile a concurrent build put back).
+    building: Arc<Mutex<HashMap<u64, (TileKey, bool)>>>,
+    next_build: Arc<std::sync::atomic::AtomicU64>,
 }
 
-/// How long an invalidated key is remembered: longer than any build (requests time out
-/// at `request_timeout_s`, 30 s by default).
-const DROPPED_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
+/// A tile being built (deregistered when dropped).
+pub struct Build {
+    id: u64,
+    building: Arc<Mutex<HashMap<u64, (TileKey, bool)>>>,
+}
+
+impl Drop for Build {
+    fn drop(&mut self) {
+        self.building.lock().unwrap().remove(&self.id);
+    }
+}
 
 impl TileCache {
     /// A cache holding at most `budget_bytes` of tiles (raw + compressed).
     pub fn new(budget_bytes: u64) -> Self {
-        let cache = (budget_bytes > 0)
-            .then(|| {
-                Cache::builder()
-                    .max_capacity(budget_bytes)
-                    .weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight())
-                    // Live edits drop exactly the tiles they touch (live.rs).
-                    .support_invalidation_closures()
-                    .build()
-            });
-        Self { cache, generation: Arc::default(), bulk: Arc::default(), dropped: Arc::default() }
+        let by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>> = Arc::default();
+        let index = by_place.clone();
+        let cache = (budget_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(budget_bytes)
+                .weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight())
+                // Re-imports drop whole layers with a predicate (rare).
+                .support_invalidation_closures()
+                .eviction_listener(move |k: Arc<TileKey>, _v, cause| {
+                    if cause != moka::notification::RemovalCause::Replaced {
+                        let mut index = index.lock().unwrap();
+                        if let Some(keys) = index.get_mut(&place(&k)) {
+                            keys.retain(|x| x != k.as_ref());
+                            if keys.is_empty() {
+                                index.remove(&place(&k));
+                            }
+                        }
+                    }
+                })
+                .build()
+        });
+        Self { cache, by_place, building: Arc::default(), next_build: Arc::default() }
     }
 
     /// Whether tiles are kept at all.
@@ -108,65 +142,76 @@ impl TileCache {
         self.cache.is_some()
     }
 
-    /// The invalidation count, read before building a tile (see `insert_built`).
-    pub fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-
     /// The cached tile, if any.
     pub fn get(&self, key: &TileKey) -> Option<Arc<CachedTile>> {
         self.cache.as_ref()?.get(key)
     }
 
-    /// Caches a tile built from data read at `generation` (when the cache is on and no
-    /// invalidation touched it since), gzipped unless `precompressed`.
-    pub fn insert_built(&self, key: TileKey, raw: Vec<u8>, precompressed: bool, generation: u64) -> Arc<CachedTile> {
+    /// Registers a build of `key` before its data is read (see `finish`).
+    pub fn begin(&self, key: TileKey) -> Build {
+        let id = self.next_build.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.building.lock().unwrap().insert(id, (key, false));
+        Build { id, building: self.building.clone() }
+    }
+
+    /// The built tile, gzipped unless `precompressed`; cached when the cache is on and
+    /// no invalidation touched it during the build.
+    pub fn finish(&self, build: Build, raw: Vec<u8>, precompressed: bool) -> Arc<CachedTile> {
         let tile = Arc::new(if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) });
         if let Some(cache) = &self.cache {
-            if !self.touched_since(&key, generation) {
+            // Held across the insert, so an invalidation cannot slip between check and insert.
+            let building = self.building.lock().unwrap();
+            if let Some((key, false)) = building.get(&build.id) {
                 cache.insert(key.clone(), tile.clone());
-                // Checked again: an invalidation may have run between the check and the insert.
-                if self.touched_since(&key, generation) {
-                    cache.invalidate(&key);
+                let mut index = self.by_place.lock().unwrap();
+                let keys = index.entry(place(key)).or_default();
+                if !keys.contains(key) {
+                    keys.push(key.clone());
                 }
             }
         }
         tile
     }
 
-    fn touched_since(&self, key: &TileKey, generation: u64) -> bool {
-        use std::sync::atomic::Ordering::Acquire;
-        self.bulk.load(Acquire) > generation || self.dropped.lock().unwrap().get(key).is_some_and(|(g, _)| *g > generation)
-    }
-
-    /// Drops exactly these tiles (live edits: the tiles an edit touches, enumerated).
-    pub fn invalidate_keys(&self, keys: impl IntoIterator<Item = TileKey>) {
-        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
-        let now = std::time::Instant::now();
-        let mut dropped = self.dropped.lock().unwrap();
-        if dropped.len() > 500_000 {
-            dropped.retain(|_, (_, at)| now.duration_since(*at) < DROPPED_MEMORY);
+    /// Drops the cached tiles at these places whose kind passes `kind` (and spoils builds
+    /// of such tiles under way).
+    pub fn invalidate_places(&self, places: &[Place], kind: impl Fn(&str) -> bool) {
+        let wanted: std::collections::HashSet<&Place> = places.iter().collect();
+        let mut building = self.building.lock().unwrap();
+        for (key, stale) in building.values_mut() {
+            if wanted.contains(&place(key)) && kind(&key.kind) {
+                *stale = true;
+            }
         }
-        for key in keys {
-            if let Some(cache) = &self.cache {
+        let doomed: Vec<TileKey> = {
+            let index = self.by_place.lock().unwrap();
+            places.iter().filter_map(|p| index.get(p)).flatten().filter(|k| kind(&k.kind)).cloned().collect()
+        };
+        if let Some(cache) = &self.cache {
+            for key in doomed {
                 cache.invalidate(&key);
             }
-            dropped.insert(key, (generation, now));
         }
+        drop(building);
     }
 
-    /// Drops every cached tile whose key satisfies `pred` (re-imports: whole layers).
+    /// Drops every cached tile whose key satisfies `pred` (re-imports: whole layers), and
+    /// spoils every build under way.
     pub fn invalidate(&self, pred: impl Fn(&TileKey) -> bool + Send + Sync + 'static) {
-        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
-        self.bulk.store(generation, std::sync::atomic::Ordering::Release);
+        let mut building = self.building.lock().unwrap();
+        for (_, stale) in building.values_mut() {
+            *stale = true;
+        }
         if let Some(cache) = &self.cache {
             let _ = cache.invalidate_entries_if(move |k, _| pred(k));
         }
+        drop(building);
     }
 
     pub fn clear(&self) {
-        let generation = self.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
-        self.bulk.store(generation, std::sync::atomic::Ordering::Release);
+        for (_, stale) in self.building.lock().unwrap().values_mut() {
+            *stale = true;
+        }
         if let Some(cache) = &self.cache {
             cache.invalidate_all();
         }
@@ -260,18 +305,20 @@ mod tests {
     fn a_tile_built_across_an_invalidation_is_answered_but_not_kept() {
         let cache = TileCache::new(1 << 20);
         let key = |x| TileKey { kind: "mvt:basemap".into(), z: 15, x, y: 1 };
-        let before = cache.generation();
-        cache.invalidate_keys([key(1)]); // a write lands on tile 1 while tiles 1 and 3 are built
-        let tile = cache.insert_built(key(1), vec![1, 2, 3], false, before);
+        let (one, three) = (cache.begin(key(1)), cache.begin(key(3)));
+        cache.invalidate_places(&[place(&key(1))], |k| k == "mvt:basemap"); // a write lands on tile 1 meanwhile
+        let tile = cache.finish(one, vec![1, 2, 3], false);
         assert_eq!(&tile.raw[..], &[1, 2, 3]);
         assert!(cache.get(&key(1)).is_none(), "the possibly stale tile is not cached");
-        cache.insert_built(key(3), vec![5], false, before);
+        cache.finish(three, vec![5], false);
         assert!(cache.get(&key(3)).is_some(), "a tile the write did not touch is cached");
-        cache.insert_built(key(2), vec![4], false, cache.generation());
-        assert!(cache.get(&key(2)).is_some());
-        let before = cache.generation();
+        cache.invalidate_places(&[place(&key(3))], |k| k == "mvt:cadastral");
+        assert!(cache.get(&key(3)).is_some(), "another layer's edit leaves it");
+        cache.invalidate_places(&[place(&key(3))], |k| k == "mvt:basemap");
+        assert!(cache.get(&key(3)).is_none(), "dropped by place");
+        let four = cache.begin(key(4));
         cache.invalidate(|_| true); // a re-import: every tile may be touched
-        cache.insert_built(key(4), vec![6], false, before);
+        cache.finish(four, vec![6], false);
         assert!(cache.get(&key(4)).is_none());
     }
 

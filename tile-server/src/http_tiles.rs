@@ -78,10 +78,10 @@ fn assemble(store: &formosa_store::Store, cache: &crate::cache::TileCache, layer
         match cache.get(&key) {
             Some(part) => tile.extend_from_slice(&part.raw),
             None => {
-                let generation = cache.generation();
+                let build = cache.begin(key);
                 let part = tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y)?;
                 tile.extend_from_slice(&part);
-                cache.insert_built(key, part, true, generation);
+                cache.finish(build, part, true);
             }
         }
     }
@@ -104,8 +104,8 @@ pub async fn cached_or_made(
         return Ok(tile); // made by a request that held the permit before us
     }
     let cache = s.tiles.clone();
-    let generation = cache.generation();
-    tokio::task::spawn_blocking(move || Ok(cache.insert_built(key, make()?, precompressed, generation))).await.map_err(|e| Problem::internal(e.to_string()))?
+    let build = cache.begin(key);
+    tokio::task::spawn_blocking(move || Ok(cache.finish(build, make()?, precompressed))).await.map_err(|e| Problem::internal(e.to_string()))?
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.

@@ -108,7 +108,7 @@ async fn apply(s: &AppState, layer: &str, edit: Edit) -> Result<Option<Change>, 
 pub fn invalidate(s: &AppState, c: &Change) {
     let areas: Vec<Envelope> = [c.before, c.after].into_iter().flatten().collect();
     let grid_kinds = [format!("mvt:{}", c.layer), "mvt:basemap".to_string(), format!("{}{}", crate::http_tiles::PART_PREFIX, c.layer), format!("3dtiles:{}", c.layer)];
-    let mut keys = Vec::new();
+    let mut places = Vec::new();
     let mut overflow: Vec<u8> = Vec::new();
     for z in 0..=crate::tiles::MAX_ZOOM as u8 {
         for a in &areas {
@@ -117,21 +117,14 @@ pub fn invalidate(s: &AppState, c: &Change) {
                 overflow.push(z);
                 continue;
             }
-            for kind in &grid_kinds {
-                for x in x0..=x1 {
-                    for y in y0..=y1 {
-                        keys.push(TileKey { kind: kind.clone(), z, x, y });
-                    }
-                }
-            }
+            places.extend((x0..=x1).flat_map(|x| (y0..=y1).map(move |y| (0u8, z, x, y))));
         }
     }
+    s.tiles.invalidate_places(&places, |k| grid_kinds.iter().any(|g| g == k));
+    let wmts_kinds = [format!("{}{}:", crate::ogc::wmts::KIND_PREFIX, c.layer), format!("{}{}:", crate::ogc::wmts::KIND_PREFIX, crate::render::BASEMAP)];
+    let mut places = Vec::new();
     let mut wmts_overflow = false;
-    for set in crate::ogc::matrix::TileMatrixSet::all() {
-        let kinds: Vec<String> = [c.layer.as_str(), crate::render::BASEMAP]
-            .iter()
-            .flat_map(|l| crate::render::encode::ImageFormat::ALL.map(|f| format!("{}{l}:{}:{}", crate::ogc::wmts::KIND_PREFIX, set.id, f.extension())))
-            .collect();
+    for (i, set) in crate::ogc::matrix::TileMatrixSet::all().iter().enumerate() {
         for level in 0..set.matrices.len() {
             for a in &areas {
                 let Some((c0, r0, c1, r1)) = set.tiles_touching(level, a, crate::ogc::wms::LABEL_MARGIN_PX) else { continue };
@@ -139,17 +132,11 @@ pub fn invalidate(s: &AppState, c: &Change) {
                     wmts_overflow = true;
                     continue;
                 }
-                for kind in &kinds {
-                    for col in c0..=c1 {
-                        for row in r0..=r1 {
-                            keys.push(TileKey { kind: kind.clone(), z: level as u8, x: col, y: row });
-                        }
-                    }
-                }
+                places.extend((c0..=c1).flat_map(|col| (r0..=r1).map(move |row| (1 + i as u8, level as u8, col, row))));
             }
         }
     }
-    s.tiles.invalidate_keys(keys);
+    s.tiles.invalidate_places(&places, |k| wmts_kinds.iter().any(|w| k.starts_with(w.as_str())));
     if !overflow.is_empty() || wmts_overflow {
         let layer = c.layer.clone();
         s.tiles.invalidate(move |k: &TileKey| match crate::ogc::wmts::tile_reads(k) {

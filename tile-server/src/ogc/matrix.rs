@@ -52,6 +52,11 @@ impl TileMatrixSet {
         [Self::google(), Self::twd97()]
     }
 
+    /// The position of set `id` in `all()`.
+    pub fn index_of(id: &str) -> Option<usize> {
+        [GOOGLE, TWD97].iter().position(|s| *s == id)
+    }
+
     pub fn get(id: &str) -> Option<TileMatrixSet> {
         Self::all().into_iter().find(|t| t.id == id)
     }
