@@ -10,22 +10,8 @@ use formosa_importers::attributes::FieldMap;
 use formosa_importers::kinds::{build_feature, utility_type, KindSettings};
 use formosa_store::{ColumnType, Geometry, LayerKind, Value};
 
-/// xorshift64*: reproducible runs without extra crates.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+/// Reproducible from the seed alone: the fixture generator's SplitMix64.
+use formosa_fixtures::rng::Rng;
 
 const NAMES: &[&str] = &[
     "地號", "段名", "LANDNO", "land_no", "面積", "AREA", "管線種類", "TYPE", "管徑", "埋深", "DEPTH", "埋設年", "狀態", "高度", "樓層", "FLOORS",
@@ -40,9 +26,9 @@ const TEXTS: &[&str] = &["", " ", "  住宅區 ", "water", "自來水", "瓦斯"
 fn value(rng: &mut Rng) -> Value {
     match rng.below(8) {
         0 => Value::Null,
-        1 => Value::Integer(rng.next() as i64),
+        1 => Value::Integer(rng.next_u64() as i64),
         2 => Value::Integer(rng.below(200) as i64 - 20),
-        3 => Value::Real(f64::from_bits(rng.next())),
+        3 => Value::Real(f64::from_bits(rng.next_u64())),
         4 => Value::Real([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 1e308, -1.0, 0.0, 3.3][rng.below(8)]),
         5 => Value::Real(rng.below(1000) as f64 / 7.0),
         6 => Value::Text("字".repeat(rng.below(3000))),
@@ -63,7 +49,7 @@ fn geometry(kind: LayerKind) -> Geometry {
 fn random_attributes_never_panic_and_accepted_features_are_well_typed() {
     let seed: u64 = std::env::var("FORMOSA_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xA77_12B5);
     let rounds: usize = std::env::var("FORMOSA_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let (mut accepted, mut refused_map, mut skipped) = (0, 0, 0);
     for round in 0..rounds {
         let kind = LayerKind::ALL[rng.below(LayerKind::ALL.len())];

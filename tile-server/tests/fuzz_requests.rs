@@ -6,22 +6,8 @@
 mod common;
 use common::*;
 
-/// xorshift64*: reproducible runs (FORMOSA_FUZZ_SEED), no extra crates.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len())]
-    }
-}
+/// Reproducible from the seed alone: the fixture generator's SplitMix64.
+use formosa_fixtures::rng::Rng;
 
 const PIECES: &[&str] = &[
     "/", "tiles", "basemap", "cadastral", "buildings", "pipelines", "incidents", "nosuch", "ogcapi", "collections", "items", "3dtiles",
@@ -76,7 +62,7 @@ fn mutated_requests_never_crash_or_5xx() {
         cmd.args(["--cache-mb", "0"]).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).env("FORMOSA_WRITE_TOKEN", "fuzz");
     });
     let addr = server.addr.clone();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let methods = ["GET", "GET", "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"];
     let bodies = [
         "", "{", "null", "[]", "{\"type\":\"Feature\"}", "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\",\"coordinates\":[121.5,25]},\"properties\":{\"type\":\"flood\"}}",
@@ -104,7 +90,7 @@ fn mutated_requests_never_crash_or_5xx() {
 #[test]
 fn parsers_take_random_input_without_panicking() {
     use formosa_tile_server::{geojson, http_tiles, ogc, render, seed};
-    let mut rng = Rng(0xF00D);
+    let mut rng = Rng::new(0xF00D);
     let alphabet: Vec<char> = "0123456789,.-e+ E\u{0}中{}[]\":abcfxyz/".chars().collect();
     for _ in 0..20_000 {
         let s: String = (0..rng.below(24)).map(|_| alphabet[rng.below(alphabet.len())]).collect();
@@ -128,7 +114,7 @@ fn parsers_take_random_input_without_panicking() {
     // Structured GeoJSON noise: deep nesting, huge numbers, wrong types.
     for _ in 0..5_000 {
         let n = |rng: &mut Rng| match rng.below(5) {
-            0 => serde_json::json!(rng.next() as f64 * 1e300),
+            0 => serde_json::json!(rng.next_u64() as f64 * 1e300),
             1 => serde_json::json!(-(rng.below(400) as f64)),
             2 => serde_json::json!("x"),
             3 => serde_json::json!(null),
