@@ -35,6 +35,9 @@ pub struct CachedTile {
     pub gzip: Bytes,
     brotli: OnceLock<Bytes>,
     pub etag: HeaderValue,
+    /// For a part of a composite tile: its deflate stream, ended at a byte boundary and
+    /// not final, and the CRC-32 of its bytes.
+    part: Option<(Bytes, crc32fast::Hasher)>,
 }
 
 impl CachedTile {
@@ -51,7 +54,42 @@ impl CachedTile {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         raw.hash(&mut h);
         let etag = HeaderValue::from_str(&format!("\"{:016x}-{}\"", h.finish(), raw.len())).expect("ascii");
-        Self { raw: Bytes::from(raw), gzip: Bytes::new(), brotli: OnceLock::new(), etag }
+        Self { raw: Bytes::from(raw), gzip: Bytes::new(), brotli: OnceLock::new(), etag, part: None }
+    }
+
+    /// One layer's part of a composite tile, deflated on its own (full flush, no final
+    /// block) so that composites are put together without compressing again.
+    pub fn part(raw: Vec<u8>) -> Self {
+        let mut tile = Self::precompressed(raw);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&tile.raw);
+        tile.part = Some((Bytes::from(deflate_flushed(&tile.raw)), crc));
+        tile
+    }
+
+    /// A composite tile from its parts (made by `part`), in order: the raw tile is their
+    /// concatenation, and its gzip is one gzip member around their deflate streams and a
+    /// final empty block, with the CRC-32 combined from theirs (as pigz does).
+    pub fn from_parts(parts: &[Arc<CachedTile>]) -> Self {
+        let mut raw = Vec::with_capacity(parts.iter().map(|p| p.raw.len()).sum());
+        let mut gzip = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        let mut crc = crc32fast::Hasher::new();
+        for p in parts {
+            let (body, part_crc) = p.part.as_ref().expect("composite tiles are made of parts");
+            raw.extend_from_slice(&p.raw);
+            gzip.extend_from_slice(body);
+            crc.combine(part_crc);
+        }
+        if raw.is_empty() {
+            return Self::precompressed(raw);
+        }
+        // A final fixed-Huffman block holding only its end code: bits 1, 01, 0000000.
+        gzip.extend_from_slice(&[0x03, 0x00]);
+        gzip.extend_from_slice(&crc.finalize().to_le_bytes());
+        gzip.extend_from_slice(&(raw.len() as u32).to_le_bytes());
+        let mut tile = Self::precompressed(raw);
+        tile.gzip = Bytes::from(gzip);
+        tile
     }
 
     pub fn brotli(&self) -> Bytes {
@@ -66,7 +104,26 @@ impl CachedTile {
     }
 
     fn weight(&self) -> u32 {
-        (self.raw.len() + self.gzip.len() + self.brotli.get().map_or(0, |b| b.len()) + 128).min(u32::MAX as usize) as u32
+        let part = self.part.as_ref().map_or(0, |(b, _)| b.len());
+        (self.raw.len() + self.gzip.len() + part + self.brotli.get().map_or(0, |b| b.len()) + 128).min(u32::MAX as usize) as u32
+    }
+}
+
+/// Raw deflate of `data` ending in a full flush: byte-aligned, not final, no dictionary
+/// carried over, so such streams can follow one another.
+fn deflate_flushed(data: &[u8]) -> Vec<u8> {
+    let mut c = flate2::Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    loop {
+        let consumed = c.total_in() as usize;
+        if out.capacity() - out.len() < 64 {
+            out.reserve(out.capacity().max(1024));
+        }
+        c.compress_vec(&data[consumed..], &mut out, flate2::FlushCompress::Full).expect("in-memory deflate");
+        // Done when all input is in and the flush fitted in the room left.
+        if c.total_in() as usize == data.len() && out.capacity() - out.len() >= 64 {
+            return out;
+        }
     }
 }
 
@@ -154,10 +211,10 @@ impl TileCache {
         Build { id, building: self.building.clone() }
     }
 
-    /// The built tile, gzipped unless `precompressed`; cached when the cache is on and
-    /// no invalidation touched it during the build.
-    pub fn finish(&self, build: Build, raw: Vec<u8>, precompressed: bool) -> Arc<CachedTile> {
-        let tile = Arc::new(if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) });
+    /// The built tile, cached when the cache is on and no invalidation touched it
+    /// during the build.
+    pub fn finish(&self, build: Build, tile: CachedTile) -> Arc<CachedTile> {
+        let tile = Arc::new(tile);
         if let Some(cache) = &self.cache {
             // Held across the insert, so an invalidation cannot slip between check and insert.
             let building = self.building.lock().unwrap();
@@ -307,10 +364,10 @@ mod tests {
         let key = |x| TileKey { kind: "mvt:basemap".into(), z: 15, x, y: 1 };
         let (one, three) = (cache.begin(key(1)), cache.begin(key(3)));
         cache.invalidate_places(&[place(&key(1))], |k| k == "mvt:basemap"); // a write lands on tile 1 meanwhile
-        let tile = cache.finish(one, vec![1, 2, 3], false);
+        let tile = cache.finish(one, CachedTile::new(vec![1, 2, 3]));
         assert_eq!(&tile.raw[..], &[1, 2, 3]);
         assert!(cache.get(&key(1)).is_none(), "the possibly stale tile is not cached");
-        cache.finish(three, vec![5], false);
+        cache.finish(three, CachedTile::new(vec![5]));
         assert!(cache.get(&key(3)).is_some(), "a tile the write did not touch is cached");
         cache.invalidate_places(&[place(&key(3))], |k| k == "mvt:cadastral");
         assert!(cache.get(&key(3)).is_some(), "another layer's edit leaves it");
@@ -318,8 +375,25 @@ mod tests {
         assert!(cache.get(&key(3)).is_none(), "dropped by place");
         let four = cache.begin(key(4));
         cache.invalidate(|_| true); // a re-import: every tile may be touched
-        cache.finish(four, vec![6], false);
+        cache.finish(four, CachedTile::new(vec![6]));
         assert!(cache.get(&key(4)).is_none());
+    }
+
+    #[test]
+    fn a_composite_of_parts_gunzips_to_the_concatenation() {
+        let parts: Vec<Arc<CachedTile>> = [vec![], (0..70_000u32).map(|i| (i % 251) as u8).collect(), b"incidents".to_vec(), vec![7; 3000]]
+            .into_iter()
+            .map(|raw| Arc::new(CachedTile::part(raw)))
+            .collect();
+        let whole = CachedTile::from_parts(&parts);
+        let expected: Vec<u8> = parts.iter().flat_map(|p| p.raw.to_vec()).collect();
+        assert_eq!(&whole.raw[..], &expected[..]);
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&whole.gzip[..]), &mut back).unwrap();
+        assert_eq!(back, expected, "one gzip member, CRC and size checked by the decoder");
+        assert!(whole.gzip.len() < expected.len() / 2);
+        assert_eq!(whole.etag, CachedTile::new(expected).etag, "the same tile has the same ETag however it was made");
+        assert!(CachedTile::from_parts(&[Arc::new(CachedTile::part(vec![]))]).raw.is_empty());
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z,
     let store = s.store.clone();
     let tile = if layer == BASEMAP && s.tiles.enabled() {
         let parts = s.tiles.clone();
-        cached_or_made(&s, key, false, move || assemble(&store, &parts, &layers, z, x, y)).await?
+        cached_or_built(&s, key, move || assemble(&store, &parts, &layers, z, x, y)).await?
     } else {
         cached_or_made(&s, key, false, move || tiles::vector_tile(&store, &layers, z, x, y).map_err(Problem::from)).await?
     };
@@ -68,24 +68,25 @@ pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z,
 pub const PART_PREFIX: &str = "mvtpart:";
 
 /// The composite tile from its layers' parts — an MVT tile is a sequence of layers, so
-/// concatenating the parts is the whole tile — each part taken from the cache or built
-/// and kept. A write to one layer (an incident) then rebuilds that layer's small part,
-/// not the parcels and buildings around it.
-fn assemble(store: &formosa_store::Store, cache: &crate::cache::TileCache, layers: &[String], z: u8, x: u32, y: u32) -> Result<Vec<u8>, Problem> {
-    let mut tile = Vec::new();
+/// concatenating the parts is the whole tile, and their deflate streams its gzip — each
+/// part taken from the cache or built and kept. A write to one layer (an incident) then
+/// rebuilds and compresses that layer's small part only, not the parcels and buildings
+/// around it.
+fn assemble(store: &formosa_store::Store, cache: &crate::cache::TileCache, layers: &[String], z: u8, x: u32, y: u32) -> Result<CachedTile, Problem> {
+    let mut parts = Vec::with_capacity(layers.len());
     for layer in layers {
         let key = TileKey { kind: format!("{PART_PREFIX}{layer}"), z, x, y };
-        match cache.get(&key) {
-            Some(part) => tile.extend_from_slice(&part.raw),
+        let part = match cache.get(&key) {
+            Some(part) => part,
             None => {
                 let build = cache.begin(key);
-                let part = tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y)?;
-                tile.extend_from_slice(&part);
-                cache.finish(build, part, true);
+                let raw = tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y)?;
+                cache.finish(build, CachedTile::part(raw))
             }
-        }
+        };
+        parts.push(part);
     }
-    Ok(tile)
+    Ok(CachedTile::from_parts(&parts))
 }
 
 /// The cached tile for `key`, or one made by `make` on a blocking thread once a
@@ -96,6 +97,11 @@ pub async fn cached_or_made(
     precompressed: bool,
     make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static,
 ) -> Result<Arc<CachedTile>, Problem> {
+    cached_or_built(s, key, move || make().map(|raw| if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) })).await
+}
+
+/// `cached_or_made` for a maker that encodes the cached form itself.
+async fn cached_or_built(s: &AppState, key: TileKey, make: impl FnOnce() -> Result<CachedTile, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
     if let Some(tile) = s.tiles.get(&key) {
         return Ok(tile);
     }
@@ -105,7 +111,7 @@ pub async fn cached_or_made(
     }
     let cache = s.tiles.clone();
     let build = cache.begin(key);
-    tokio::task::spawn_blocking(move || Ok(cache.finish(build, make()?, precompressed))).await.map_err(|e| Problem::internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || Ok(cache.finish(build, make()?))).await.map_err(|e| Problem::internal(e.to_string()))?
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.
