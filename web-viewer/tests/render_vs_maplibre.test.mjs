@@ -98,10 +98,13 @@ function compare(a, b) {
 
 test('the server renderer and MapLibre draw the same views alike', async () => {
   const figures = [];
+  // Every layer the style draws, named one by one: the `basemap` group would also draw
+  // the demo's orthophoto (imagery is a WMS/WMTS layer, not in the vector style).
+  const allLayers = 'terrain,cadastral,towns,counties,buildings,pipelines,incidents';
   const withoutBuildings = 'terrain,cadastral,towns,counties,pipelines,incidents';
   for (const view of VIEWS) {
     for (const [variant, ours, theirs] of [
-      ['basemap', () => formosa(view), () => maplibre(view)],
+      ['basemap', () => formosa(view, allLayers, '&BGCOLOR=0xF3F1EA'), () => maplibre(view)],
       ['no-buildings', () => formosa(view, withoutBuildings, '&BGCOLOR=0xF3F1EA'), () => maplibre(view, ['buildings-flat', 'buildings-3d'])],
     ]) {
       const [a, b] = [await ours(), await theirs()];
