@@ -2,7 +2,8 @@
 //! by interpreting styles/basemap.json (the style MapLibre draws in the browser), in any
 //! of the services' CRSs, anti-aliased, with tiny-skia.
 //!
-//! What is drawn like MapLibre and what is not (docs/ARCHITECTURE.md, "Rendering"):
+//! What is drawn like MapLibre and what is not (docs/ARCHITECTURE.md, "Maps for GIS
+//! desktops"):
 //! - zoom: a map's MapLibre zoom is taken from its resolution at the centre (512-px
 //!   world at zoom 0), so layer zoom ranges and zoom-interpolated properties match;
 //! - fill, line (width, dash, cap, join), circle, symbol text (point placement with
