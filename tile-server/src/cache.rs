@@ -158,12 +158,15 @@ pub struct TileCache {
 /// A tile being built (deregistered when dropped).
 pub struct Build {
     id: u64,
-    building: Arc<Mutex<HashMap<u64, (TileKey, bool)>>>,
+    /// The registry it is in (None with the cache off).
+    building: Option<Arc<Mutex<HashMap<u64, (TileKey, bool)>>>>,
 }
 
 impl Drop for Build {
     fn drop(&mut self) {
-        self.building.lock().unwrap().remove(&self.id);
+        if let Some(building) = &self.building {
+            building.lock().unwrap().remove(&self.id);
+        }
     }
 }
 
@@ -204,11 +207,15 @@ impl TileCache {
         self.cache.as_ref()?.get(key)
     }
 
-    /// Registers a build of `key` before its data is read (see `finish`).
+    /// Registers a build of `key` before its data is read (see `finish`); with the cache
+    /// off there is nothing to protect and nothing is registered.
     pub fn begin(&self, key: TileKey) -> Build {
         let id = self.next_build.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.building.lock().unwrap().insert(id, (key, false));
-        Build { id, building: self.building.clone() }
+        let registry = self.cache.is_some().then(|| self.building.clone());
+        if let Some(building) = &registry {
+            building.lock().unwrap().insert(id, (key, false));
+        }
+        Build { id, building: registry }
     }
 
     /// The built tile, cached when the cache is on and no invalidation touched it
@@ -263,15 +270,6 @@ impl TileCache {
             let _ = cache.invalidate_entries_if(move |k, _| pred(k));
         }
         drop(building);
-    }
-
-    pub fn clear(&self) {
-        for (_, stale) in self.building.lock().unwrap().values_mut() {
-            *stale = true;
-        }
-        if let Some(cache) = &self.cache {
-            cache.invalidate_all();
-        }
     }
 }
 

@@ -105,13 +105,23 @@ async fn cached_or_built(s: &AppState, key: TileKey, make: impl FnOnce() -> Resu
     if let Some(tile) = s.tiles.get(&key) {
         return Ok(tile);
     }
-    let _permit = s.tile_builders.acquire().await.map_err(|e| Problem::internal(e.to_string()))?;
-    if let Some(tile) = s.tiles.get(&key) {
-        return Ok(tile); // made by a request that held the permit before us
-    }
     let cache = s.tiles.clone();
-    let build = cache.begin(key);
-    tokio::task::spawn_blocking(move || Ok(cache.finish(build, make()?))).await.map_err(|e| Problem::internal(e.to_string()))?
+    on_tile_builder(s, move || {
+        if let Some(tile) = cache.get(&key) {
+            return Ok(tile); // made by a request that held the permit before us
+        }
+        let build = cache.begin(key);
+        Ok(cache.finish(build, make()?))
+    })
+    .await
+    .map_err(Problem::internal)?
+}
+
+/// Runs CPU-bound drawing (tiles, maps) on a blocking thread once a tile-builder permit
+/// is free (`AppState::tile_builders`: a surge queues instead of time-slicing).
+pub async fn on_tile_builder<T: Send + 'static>(s: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    let _permit = s.tile_builders.acquire().await.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.

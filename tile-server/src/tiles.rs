@@ -76,12 +76,17 @@ pub fn check_tile(z: u32, x: u32, y: u32) -> Result<u8, TileError> {
     Ok(z as u8)
 }
 
+/// The render buffer of a zoom-z tile, in Web Mercator metres.
+fn buffer_m(z: u8) -> f64 {
+    formosa_store::mercator::tile_size_m(z) * BUFFER as f64 / EXTENT as f64
+}
+
 /// Tile z/x/y plus its render buffer, in lon/lat: padded in Web Mercator (where the
 /// buffer is square at every latitude). What a tile reads, and what an edit must meet to
 /// change it.
 pub fn buffered_bounds(z: u8, x: u32, y: u32) -> formosa_store::Envelope {
     let m = tile_bounds_m(z, x, y);
-    let pad = (m.max_x - m.min_x) * BUFFER as f64 / EXTENT as f64;
+    let pad = buffer_m(z);
     let (min_x, min_y) = to_lonlat(m.min_x - pad, m.min_y - pad);
     let (max_x, max_y) = to_lonlat(m.max_x + pad, m.max_y + pad);
     formosa_store::Envelope { min_x, min_y, max_x, max_y }
@@ -90,7 +95,7 @@ pub fn buffered_bounds(z: u8, x: u32, y: u32) -> formosa_store::Envelope {
 /// The tiles of zoom z whose bounds plus render buffer meet a longitude/latitude box
 /// (`buffered_bounds` the other way round): first and last column and row.
 pub fn tiles_touching(area: &formosa_store::Envelope, z: u8) -> (u32, u32, u32, u32) {
-    let pad = formosa_store::mercator::tile_size_m(z) * BUFFER as f64 / EXTENT as f64;
+    let pad = buffer_m(z);
     let (x0, y0) = to_mercator(area.min_x, area.min_y);
     let (x1, y1) = to_mercator(area.max_x, area.max_y);
     formosa_store::mercator::tiles_covering_m(&formosa_store::Envelope { min_x: x0 - pad, min_y: y0 - pad, max_x: x1 + pad, max_y: y1 + pad }, z)

@@ -35,6 +35,8 @@ pub struct TileMatrixSet {
 
 pub const GOOGLE: &str = "GoogleMapsCompatible";
 pub const TWD97: &str = "TWD97";
+/// The sets offered, in capabilities order.
+const IDS: [&str; 2] = [GOOGLE, TWD97];
 /// Deepest GoogleMapsCompatible level offered (about 1:1 066 at the equator).
 const GOOGLE_MAX_LEVEL: u32 = 19;
 /// The TWD97 grid covers Taiwan, Penghu and Green/Orchid Islands: eastings 50 km–450 km,
@@ -48,17 +50,22 @@ const TWD97_SCALES_96DPI: [f64; 14] =
     [12_500_000.0, 10_000_000.0, 5_000_000.0, 2_500_000.0, 1_000_000.0, 500_000.0, 250_000.0, 100_000.0, 50_000.0, 25_000.0, 10_000.0, 5_000.0, 2_500.0, 1_000.0];
 
 impl TileMatrixSet {
+    /// Every set, in the order of `IDS`.
     pub fn all() -> [TileMatrixSet; 2] {
-        [Self::google(), Self::twd97()]
+        IDS.map(|id| Self::get(id).expect("a known id"))
     }
 
     /// The position of set `id` in `all()`.
     pub fn index_of(id: &str) -> Option<usize> {
-        [GOOGLE, TWD97].iter().position(|s| *s == id)
+        IDS.iter().position(|s| *s == id)
     }
 
     pub fn get(id: &str) -> Option<TileMatrixSet> {
-        Self::all().into_iter().find(|t| t.id == id)
+        match id {
+            GOOGLE => Some(Self::google()),
+            TWD97 => Some(Self::twd97()),
+            _ => None,
+        }
     }
 
     pub fn google() -> TileMatrixSet {

@@ -71,11 +71,6 @@ fn layers(s: &AppState) -> Vec<MapLayer> {
     s.renderer.map_layers(&s.store)
 }
 
-fn basemap_layer(s: &AppState, all: &[MapLayer]) -> MapLayer {
-    let extent = all.iter().filter_map(|l| l.extent).reduce(Envelope::union);
-    let style_layers = s.renderer.style.layers.iter().map(|l| l.id.clone()).collect();
-    MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers, queryable: true }
-}
 
 /// The map part shared by GetMap and GetFeatureInfo.
 struct MapParams {
@@ -190,10 +185,9 @@ async fn error_image(s: &AppState, e: OgcError, mode: Exceptions, w: u32, h: u32
     Ok(([(header::CONTENT_TYPE, format.mime()), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
 }
 
-/// Runs CPU-bound drawing on a blocking thread once a tile-builder permit is free.
+/// Draws on a tile builder (`http_tiles::on_tile_builder`), with OGC errors.
 pub async fn render_blocking<T: Send + 'static>(s: &AppState, f: impl FnOnce() -> Result<T, OgcError> + Send + 'static) -> Result<T, OgcError> {
-    let _permit = s.tile_builders.acquire().await.map_err(|e| OgcError::internal(e.to_string()))?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| OgcError::internal(e.to_string()))?
+    crate::http_tiles::on_tile_builder(s, f).await.map_err(OgcError::internal)?
 }
 
 async fn get_feature_info(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
@@ -220,17 +214,18 @@ async fn get_feature_info(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError>
 /// The store layers to query: each must be among the map's layers and queryable;
 /// `basemap` stands for all its feature layers.
 pub fn queried_layers(s: &AppState, list: &str, map_layers: &[String], param: &str) -> Result<Vec<String>, OgcError> {
+    let known = layers(s);
     let mut out = Vec::new();
     for q in list.split(',').map(str::trim) {
         if !map_layers.iter().any(|l| l == q || l == BASEMAP) {
             return Err(OgcError::new("LayerNotDefined", param, format!("layer '{q}' is not in LAYERS, so it cannot be queried")));
         }
         if q == BASEMAP {
-            out.extend(layers(s).into_iter().filter(|l| l.queryable).map(|l| l.name));
+            out.extend(known.iter().filter(|l| l.queryable).map(|l| l.name.clone()));
             continue;
         }
-        match layers(s).into_iter().find(|l| l.name == q) {
-            Some(l) if l.queryable => out.push(l.name),
+        match known.iter().find(|l| l.name == q) {
+            Some(l) if l.queryable => out.push(l.name.clone()),
             Some(_) => return Err(OgcError::new("LayerNotQueryable", param, format!("layer '{q}' is an image (hillshade or imagery); it has no features to query"))),
             None => return Err(OgcError::new("LayerNotDefined", param, format!("layer '{q}' is not served here"))),
         }
@@ -247,7 +242,7 @@ async fn get_legend_graphic(s: &AppState, kvp: &Kvp) -> Result<Response, OgcErro
         return Err(OgcError::new("StyleNotDefined", "STYLE", format!("style '{st}' is not defined; the one style is 'default'")));
     }
     let all = layers(s);
-    let layer = if name == BASEMAP { basemap_layer(s, &all) } else { all.into_iter().find(|l| l.name == name).ok_or_else(|| OgcError::new("LayerNotDefined", "LAYER", format!("layer '{name}' is not served here")))? };
+    let layer = if name == BASEMAP { s.renderer.basemap(&all) } else { all.into_iter().find(|l| l.name == name).ok_or_else(|| OgcError::new("LayerNotDefined", "LAYER", format!("layer '{name}' is not served here")))? };
     let state = s.clone();
     let bytes = render_blocking(s, move || encode(&super::legend::legend(&state.renderer, &layer), format).map_err(OgcError::internal)).await?;
     Ok(([(header::CONTENT_TYPE, format.mime())], bytes).into_response())
@@ -263,7 +258,7 @@ pub fn max_scale_denominator(s: &AppState, layer: &MapLayer) -> Option<f64> {
 fn capabilities(s: &AppState, base: &str) -> String {
     let url = format!("{base}/wms?");
     let all = layers(s);
-    let basemap = basemap_layer(s, &all);
+    let basemap = s.renderer.basemap(&all);
     let extent = basemap.extent.unwrap_or(Envelope { min_x: 118.0, min_y: 21.5, max_x: 122.5, max_y: 26.5 });
     let op = |formats: &[&str]| {
         let f: String = formats.iter().map(|f| format!("<Format>{f}</Format>")).collect();

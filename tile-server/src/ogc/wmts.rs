@@ -13,7 +13,7 @@ use super::{escape_xml, Kvp, OgcError};
 use crate::cache::{respond, TileKey};
 use crate::http_tiles::{base_url, cached_or_made};
 use crate::render::encode::{encode, ImageFormat};
-use crate::render::{MapLayer, MapRequest, Rasters, Renderer, BASEMAP};
+use crate::render::{MapRequest, Rasters, Renderer, BASEMAP};
 use formosa_store::Store;
 use crate::server::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -189,8 +189,7 @@ pub fn tile_reads(key: &TileKey) -> Option<(&str, Envelope)> {
 
 fn capabilities(s: &AppState, base: &str) -> String {
     let all = s.renderer.map_layers(&s.store);
-    let extent = all.iter().filter_map(|l| l.extent).reduce(Envelope::union);
-    let basemap = MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers: s.renderer.style.layers.iter().map(|l| l.id.clone()).collect(), queryable: true };
+    let basemap = s.renderer.basemap(&all);
     let kvp_url = escape_xml(&format!("{base}/wmts?"));
     let rest_url = escape_xml(&format!("{base}/wmts/1.0.0/"));
     let operation = |name: &str| {

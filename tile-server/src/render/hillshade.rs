@@ -14,7 +14,7 @@ use formosa_store::elevation::TILE_SIZE;
 use formosa_store::mercator::HALF_WORLD;
 use formosa_store::StoreError;
 use std::f64::consts::PI;
-use tiny_skia::{Pixmap, PremultipliedColorU8};
+use tiny_skia::Pixmap;
 
 pub struct HillshadePaint {
     pub exaggeration: f64,
@@ -87,13 +87,8 @@ pub fn draw(pixmap: &mut Pixmap, view: &MapView, sampler: &mut Sampler, paint: &
             // Premultiplied: accent under the directional shade, then over the map.
             let shade_rgba = [lit.r * lit.a * ss, lit.g * lit.a * ss, lit.b * lit.a * ss, lit.a * ss];
             let acc = [paint.accent.r * paint.accent.a * sa, paint.accent.g * paint.accent.a * sa, paint.accent.b * paint.accent.a * sa, paint.accent.a * sa];
-            let src: [f32; 4] = std::array::from_fn(|i| acc[i] * (1.0 - shade_rgba[3]) + shade_rgba[i]);
-            let dst = &mut pixels[py * width + px];
-            let d = [dst.red(), dst.green(), dst.blue(), dst.alpha()].map(|c| c as f32 / 255.0);
-            let out: [u8; 4] = std::array::from_fn(|i| ((src[i] + d[i] * (1.0 - src[3])).clamp(0.0, 1.0) * 255.0).round() as u8);
-            if let Some(c) = PremultipliedColorU8::from_rgba(out[0].min(out[3]), out[1].min(out[3]), out[2].min(out[3]), out[3]) {
-                *dst = c;
-            }
+            let src: [f32; 4] = std::array::from_fn(|i| (acc[i] * (1.0 - shade_rgba[3]) + shade_rgba[i]) * 255.0);
+            super::blend_over(&mut pixels[py * width + px], src);
         }
     }
     Ok(())

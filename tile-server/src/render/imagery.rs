@@ -8,7 +8,7 @@ use formosa_store::mercator::HALF_WORLD;
 use formosa_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tiny_skia::{Pixmap, PremultipliedColorU8};
+use tiny_skia::Pixmap;
 
 /// Decoded imagery tiles (premultiplied RGBA), shared by requests.
 #[derive(Clone)]
@@ -88,13 +88,7 @@ pub fn draw(pixmap: &mut Pixmap, view: &MapView, store: &Store, cache: &ImageryC
             if acc[3] < 0.5 {
                 continue;
             }
-            let dst = &mut pixels[py * width + px];
-            let inv = 1.0 - acc[3] / 255.0;
-            let d = [dst.red(), dst.green(), dst.blue(), dst.alpha()];
-            let out: [u8; 4] = std::array::from_fn(|k| (acc[k] + d[k] as f32 * inv).round().clamp(0.0, 255.0) as u8);
-            if let Some(c) = PremultipliedColorU8::from_rgba(out[0].min(out[3]), out[1].min(out[3]), out[2].min(out[3]), out[3]) {
-                *dst = c;
-            }
+            super::blend_over(&mut pixels[py * width + px], acc);
         }
     }
     Ok(())

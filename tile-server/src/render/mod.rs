@@ -246,6 +246,14 @@ impl Renderer {
         out
     }
 
+    /// The `basemap` group of `layers` (from `map_layers`): every style layer, over
+    /// their joint extent.
+    pub fn basemap(&self, layers: &[MapLayer]) -> MapLayer {
+        let extent = layers.iter().filter_map(|l| l.extent).reduce(Envelope::union);
+        let style_layers = self.style.layers.iter().map(|l| l.id.clone()).collect();
+        MapLayer { name: BASEMAP.into(), title: "國家共通底圖 common base map".into(), extent, style_layers, queryable: true }
+    }
+
     /// Draws a map. Layer names must come from `map_layers` (or be `basemap`).
     pub fn render(&self, store: &Store, rasters: Option<Rasters>, req: &MapRequest) -> Result<Pixmap, RenderError> {
         let view = &req.view;
@@ -585,6 +593,17 @@ fn draw_features(pixmap: &mut Pixmap, layer: &StyleLayer, features: &[Feature], 
         if let Some(path) = pb.finish() {
             pixmap.stroke_path(&path, &paint(rgba(color)), &Stroke { width: width as f32 / 16.0, ..Default::default() }, Transform::identity(), None);
         }
+    }
+}
+
+/// Source-over of a premultiplied colour (channels 0–255) onto a pixel: the per-pixel
+/// layers (hillshade, imagery) are composited with it.
+fn blend_over(dst: &mut tiny_skia::PremultipliedColorU8, src: [f32; 4]) {
+    let keep = 1.0 - src[3] / 255.0;
+    let d = [dst.red(), dst.green(), dst.blue(), dst.alpha()];
+    let out: [u8; 4] = std::array::from_fn(|k| (src[k] + d[k] as f32 * keep).round().clamp(0.0, 255.0) as u8);
+    if let Some(c) = tiny_skia::PremultipliedColorU8::from_rgba(out[0].min(out[3]), out[1].min(out[3]), out[2].min(out[3]), out[3]) {
+        *dst = c;
     }
 }
 
