@@ -10,10 +10,10 @@ const GROUPS = [
   { name: '地籍 Parcels', layers: ['landuse-parcels', 'parcel-lines', 'parcel-labels'] },
   { name: '建物 Buildings', layers: ['buildings-flat', 'buildings-3d'] },
   { name: '管線 Pipelines', layers: ['pipelines'] },
-  { name: '災情 Incidents', layers: ['incidents'] },
+  { name: '災情 Incidents', layers: ['incident-clusters', 'incident-cluster-counts', 'incidents'] },
 ];
 // Layers whose features a click reports, topmost first.
-const CLICKABLE = ['incidents', 'pipelines', 'buildings-3d', 'buildings-flat', 'landuse-parcels', 'town-boundaries'];
+const CLICKABLE = ['incident-clusters', 'incidents', 'pipelines', 'buildings-3d', 'buildings-flat', 'landuse-parcels', 'town-boundaries'];
 
 const map = new maplibregl.Map({
   container: 'map',
@@ -110,6 +110,11 @@ map.on('click', (e) => {
   const layers = CLICKABLE.filter((id) => map.getLayer(id));
   const [feature] = map.queryRenderedFeatures(e.point, { layers });
   if (!feature) return;
+  // A cluster of reports: zoom in until they come apart (they do at z15, see cluster.rs).
+  if (feature.properties.point_count) {
+    map.easeTo({ center: e.lngLat, zoom: Math.min(map.getZoom() + 2, 15.5) });
+    return;
+  }
   new maplibregl.Popup({ maxWidth: '320px' }).setLngLat(e.lngLat).setDOMContent(featureTable(feature)).addTo(map);
 });
 

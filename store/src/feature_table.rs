@@ -95,6 +95,11 @@ impl FeatureTable {
         self.bytes
     }
 
+    /// Column `col` (in the kind's column order) of the row with this fid, if any.
+    pub fn value(&self, fid: i64, col: usize) -> Option<&Value> {
+        self.rows.get(usize::try_from(fid - self.first_fid).ok()?)?.as_ref()?.values.get(col)
+    }
+
     /// The feature with this fid, if any; `with_extras` adds the source attributes.
     pub fn get(&self, fid: i64, with_extras: bool) -> Option<Result<Feature, StoreError>> {
         let row = self.rows.get(usize::try_from(fid - self.first_fid).ok()?)?.as_ref()?;

@@ -289,6 +289,21 @@ impl Store {
         })
     }
 
+    /// One column's values for these fids, in order (`Null` where there is no such row):
+    /// what clustering reads from thousands of rows, without building whole features.
+    pub fn column(&self, layer: &str, ids: &[i64], column: &str) -> Result<Vec<Value>, StoreError> {
+        let (layer_ref, kind) = self.feature_layer(layer)?;
+        let col = kind.columns().iter().position(|c| c.name == column).ok_or_else(|| StoreError::Schema(format!("layer '{layer}' has no column '{column}'")))?;
+        if let Some(table) = layer_ref.table.read().unwrap().as_ref() {
+            return Ok(ids.iter().map(|id| table.value(*id, col).cloned().unwrap_or(Value::Null)).collect());
+        }
+        self.with_conn(|conn| {
+            let snapshot = conn.unchecked_transaction()?;
+            let mut stmt = snapshot.prepare_cached(&format!("SELECT \"{column}\" FROM \"{layer}\" WHERE fid = ?1"))?;
+            ids.iter().map(|id| Ok(stmt.query_row([id], |r| Ok(value_of(r.get_ref(0).ok()))).optional()?.unwrap_or(Value::Null))).collect()
+        })
+    }
+
     /// Reads every row of feature layer `name` into memory, so that [`Store::features`]
     /// stops going to SQLite for it. For servers: it costs about the layer's size on disk
     /// in RAM. Returns the table's row count and approximate bytes; a layer that was

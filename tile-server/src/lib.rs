@@ -6,6 +6,7 @@ pub mod problem;
 pub mod server;
 pub mod mvt;
 pub mod tiles;
+pub mod cluster;
 pub mod labels;
 pub mod geojson;
 pub mod ogc_features;

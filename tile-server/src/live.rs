@@ -122,12 +122,15 @@ pub fn invalidate(s: &AppState, c: &Change) {
     }
     s.tiles.invalidate_places(&places, |k| grid_kinds.iter().any(|g| g == k));
     let wmts_kinds = [format!("{}{}:", crate::ogc::wmts::KIND_PREFIX, c.layer), format!("{}{}:", crate::ogc::wmts::KIND_PREFIX, crate::render::BASEMAP)];
+    // A report drawn in a cluster moves that cluster, which can sit a cell away from it.
+    let clustered = areas.iter().any(crate::cluster::point_sized) && s.store.layer(&c.layer).is_some_and(|l| crate::cluster::clusters(&l, 0));
+    let margin = crate::ogc::wms::LABEL_MARGIN_PX + if clustered { crate::cluster::MAX_CELL_DIAGONAL_PX } else { 0.0 };
     let mut places = Vec::new();
     let mut wmts_overflow = false;
     for (i, set) in crate::ogc::matrix::TileMatrixSet::all().iter().enumerate() {
         for level in 0..set.matrices.len() {
             for a in &areas {
-                let Some((c0, r0, c1, r1)) = set.tiles_touching(level, a, crate::ogc::wms::LABEL_MARGIN_PX) else { continue };
+                let Some((c0, r0, c1, r1)) = set.tiles_touching(level, a, margin) else { continue };
                 if (c1 - c0 + 1) as u64 * (r1 - r0 + 1) as u64 > MAX_LISTED {
                     wmts_overflow = true;
                     continue;

@@ -10,6 +10,7 @@
 //!   left out *before* their geometry is read (the R-tree gives envelopes), and what
 //!   remains is simplified to a quarter pixel.
 
+use crate::cluster;
 use crate::labels::{label_layer, label_point};
 use crate::mvt::geometry::{to_tile, TileGeometry, TileSpace};
 use crate::mvt::{LayerBuilder, TileFeature, EXTENT};
@@ -44,7 +45,8 @@ pub fn rules(kind: Option<LayerKind>) -> TileRules {
         // 地號 labels are drawn from z17: their points come with the z16 tiles (overzoomed).
         Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16), label_fields: Some(&["parcel_no", "section"]) },
         Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None, label_fields: None },
-        // Disaster reports: every one at every zoom (points; never dropped as sub-pixel).
+        // Disaster reports: every one at every zoom (points are never dropped as sub-pixel;
+        // below z15 they are clustered, see cluster.rs).
         Some(LayerKind::Incidents) => TileRules { minzoom: 0, maxzoom: 16, detail_zoom: 0, extra_attributes: false, label_minzoom: None, label_fields: None },
         Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None, label_fields: None },
         _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0), label_fields: None },
@@ -114,25 +116,24 @@ pub fn add_layer(store: &Store, layer: &Layer, z: u8, x: u32, y: u32, builder: &
     let generalise = z < r.detail_zoom;
     let units_per_m = EXTENT as f64 / formosa_store::mercator::tile_size_m(z);
     let min_size = if generalise { UNITS_PER_PX } else { 0.0 };
-    let mut ids: Vec<i64> = layer
-        .query_envelopes(&padded)
-        .into_iter()
-        .filter(|(_, e)| {
-            if min_size == 0.0 {
-                return true;
-            }
+    let mut entries = layer.query_envelopes(&padded);
+    if min_size > 0.0 {
+        entries.retain(|(_, e)| {
             let (x0, y0) = to_mercator(e.min_x, e.min_y);
             let (x1, y1) = to_mercator(e.max_x, e.max_y);
             (x1 - x0).max(y1 - y0) * units_per_m >= min_size
-        })
-        .map(|(id, _)| id)
-        .collect();
+        });
+    }
+    // Clusters only from the tile's own cells: a cell's cluster moves with every report
+    // in it, so it must live in the one tile an edit there invalidates.
+    let clusters = if cluster::clusters(layer, z) { cluster::gather(store, layer, z, &mut entries, cluster::cells_meeting(z, &tile_bounds_m(z, x, y)))? } else { Vec::new() };
+    let mut ids: Vec<i64> = entries.into_iter().map(|(id, _)| id).collect();
     ids.sort_unstable();
     let tolerance = if generalise { UNITS_PER_PX / 4.0 } else { 0.0 };
     let min_area = if generalise { UNITS_PER_PX * UNITS_PER_PX } else { 0.0 };
     let attributes = if r.extra_attributes { Attributes::All } else { Attributes::Typed };
     let with_labels = r.label_minzoom.is_some_and(|lz| z >= lz);
-    for f in store.features(&layer.info.name, &ids, attributes)? {
+    for f in store.features(&layer.info.name, &ids, attributes)?.into_iter().chain(clusters) {
         if let Some(p) = with_labels.then(|| label_point(&f.geometry)).flatten().map(|(lon, lat)| space.project(lon, lat)) {
             if (0.0..EXTENT as f64).contains(&p[0]) && (0.0..EXTENT as f64).contains(&p[1]) {
                 let point = TileGeometry::Points(vec![[p[0] as i32, p[1] as i32]]);

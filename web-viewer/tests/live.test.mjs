@@ -142,6 +142,74 @@ test('an incident written is read back, shown by the very next tile, and only it
   assert.deepEqual(all.changes.map((c) => c.op), ['insert', 'update', 'update', 'delete']);
 });
 
+test('reports cluster below z15: counts add up, a new report joins its cluster on the very next tile, and WMS draws the same clusters', async () => {
+  const R = 6378137;
+  const HALF = Math.PI * R;
+  const merc = (lon, lat) => [(lon * Math.PI / 180) * R, Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360)) * R];
+  const lonlat = (mx, my) => [((mx / R) * 180) / Math.PI, ((2 * Math.atan(Math.exp(my / R)) - Math.PI / 2) * 180) / Math.PI];
+  const z = 13;
+  const tileM = (2 * HALF) / 2 ** z;
+  const cellM = tileM / 16;
+  // Three reports a few metres apart around the centre of one z13 cluster cell.
+  const [mx, my] = merc(121.55, 25.045);
+  const [cx, cy] = [(Math.floor(mx / cellM) + 0.5) * cellM, (Math.floor(my / cellM) + 0.5) * cellM];
+  const spots = [[0, 0], [15, 0], [0, -15]].map(([dx, dy]) => [cx + dx, cy + dy]);
+  const [x, y] = [Math.floor((cx + HALF) / tileM), Math.floor((HALF - cy) / tileM)];
+  const [x0, yTop] = [-HALF + x * tileM, HALF - y * tileM];
+  const here = `/tiles/incidents/${z}/${x}/${y}.mvt`;
+  const far = `/tiles/incidents/${z}/${x + 2}/${y}.mvt`;
+  const inCell = (vt) => {
+    const layer = vt.layers.incidents;
+    const found = [];
+    for (let i = 0; layer && i < layer.length; i++) {
+      const f = layer.feature(i);
+      const [[p]] = f.loadGeometry();
+      const at = [x0 + (p.x / 4096) * tileM, yTop - (p.y / 4096) * tileM];
+      if (Math.abs(at[0] - cx) <= cellM / 2 && Math.abs(at[1] - cy) <= cellM / 2) found.push({ f, at, px: [(p.x / 4096) * 512, (p.y / 4096) * 512] });
+    }
+    return found;
+  };
+  await tile(here);
+  const farBefore = await tile(far);
+  const ids = [];
+  const post = async ([px, py], severity) => {
+    const res = await fetch(`${demo.base}/ogcapi/collections/incidents/items`, { method: 'POST', body: JSON.stringify(incident(...lonlat(px, py), { severity })), headers: auth });
+    assert.equal(res.status, 201);
+    ids.push((await res.json()).id);
+  };
+  await post(spots[0], 2);
+  await post(spots[1], 4);
+  let [cluster, ...others] = inCell((await tile(here)).tile);
+  assert.equal(others.length, 0, 'one feature for the cell');
+  assert.deepEqual([cluster.f.properties.point_count, cluster.f.properties.point_count_abbreviated, cluster.f.properties.severity], [2, '2', 4]);
+  assert.ok(Math.abs(cluster.at[0] - (cx + 7.5)) < tileM / 4096 + 0.5 && Math.abs(cluster.at[1] - cy) < tileM / 4096 + 0.5, 'at the mean of its reports');
+  // Every report in the tile is counted once, by a cluster or on its own.
+  const [w, s] = lonlat(x0, yTop - tileM);
+  const [e, n] = lonlat(x0 + tileM, yTop);
+  const matched = (await (await fetch(`${demo.base}/ogcapi/collections/incidents/items?bbox=${w},${s},${e},${n}&limit=1`)).json()).numberMatched;
+  const counted = (vt) => { let sum = 0; for (let i = 0; i < vt.layers.incidents.length; i++) sum += vt.layers.incidents.feature(i).properties.point_count ?? 1; return sum; };
+  assert.equal(counted((await tile(here)).tile), matched);
+  // From z15 on, each report stands alone.
+  const z15 = (await tile(`/tiles/incidents/15/${lon2tile(lonlat(...spots[0])[0], 15)}/${lat2tile(lonlat(...spots[0])[1], 15)}.mvt`)).tile.layers.incidents;
+  const alone = Array.from({ length: z15.length }, (_, i) => z15.feature(i));
+  assert.ok(ids.every((id) => alone.some((f) => f.id === id && f.properties.point_count === undefined)), 'z15 shows each report');
+
+  await post(spots[2], 5);
+  [cluster] = inCell((await tile(here)).tile);
+  assert.deepEqual([cluster.f.properties.point_count, cluster.f.properties.severity], [3, 5], 'the very next tile counts the new report');
+  assert.equal((await tile(far)).etag, farBefore.etag, 'a tile away from the report kept its cached copy');
+
+  // WMS over the tile's own box at 512 px (MapLibre zoom 13) draws that cluster, red for severity 5.
+  const bbox = [x0, yTop - tileM, x0 + tileM, yTop].join(',');
+  const map = PNG.sync.read(Buffer.from(await (await fetch(`${demo.base}/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=incidents&STYLES=&CRS=EPSG:3857&BBOX=${bbox}&WIDTH=512&HEIGHT=512&FORMAT=image/png&TRANSPARENT=TRUE`)).arrayBuffer()));
+  const [i, j] = [Math.round(cluster.px[0] - 6), Math.round(cluster.px[1] + 6)];
+  const [r, g, b, a] = map.data.subarray((j * 512 + i) * 4, (j * 512 + i) * 4 + 4);
+  assert.ok(r > 150 && g < 90 && b < 90 && a > 150, `the cluster's circle on the WMS map: got ${[r, g, b, a]}`);
+
+  for (const id of ids) assert.equal((await fetch(`${demo.base}/ogcapi/collections/incidents/items/${id}`, { method: 'DELETE', headers: auth })).status, 204);
+  assert.equal(inCell((await tile(here)).tile).length, 0, 'deleted: the cell is empty again');
+});
+
 test('a damaged pipe: PATCH status, and the change arrives on the SSE stream', async () => {
   const pipe = (await (await fetch(`${demo.base}/ogcapi/collections/pipelines/items?limit=1&utility=gas`)).json()).features[0];
   const controller = new AbortController();

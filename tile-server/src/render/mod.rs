@@ -397,20 +397,29 @@ impl MapData<'_> {
     fn read(&self, name: &str) -> Result<Vec<Feature>, StoreError> {
         let Some(layer) = self.store.layer(name).filter(|l| l.info.feature_kind().is_some()) else { return Ok(Vec::new()) };
         let bounds = self.view.lonlat_bounds(self.margin.max(8.0));
-        let mut ids: Vec<i64> = layer
-            .query_envelopes(&bounds)
-            .into_iter()
-            .filter(|(_, e)| {
-                let (x0, y0) = self.view.pixel(e.min_x, e.min_y);
-                let (x1, y1) = self.view.pixel(e.max_x, e.max_y);
-                let size = (x1 - x0).abs().max((y1 - y0).abs());
-                size >= 0.5 || (e.min_x == e.max_x && e.min_y == e.max_y)
-            })
-            .map(|(id, _)| id)
-            .collect();
+        let mut entries = layer.query_envelopes(&bounds);
+        entries.retain(|(_, e)| {
+            let (x0, y0) = self.view.pixel(e.min_x, e.min_y);
+            let (x1, y1) = self.view.pixel(e.max_x, e.max_y);
+            let size = (x1 - x0).abs().max((y1 - y0).abs());
+            size >= 0.5 || (e.min_x == e.max_x && e.min_y == e.max_y)
+        });
+        // Clustered as MapLibre shows them at this zoom: by the cells of its tiles' zoom.
+        let tile_zoom = (self.view.zoom() + 1e-6).floor().clamp(0.0, crate::tiles::MAX_ZOOM as f64) as u8;
+        let clusters = if crate::cluster::clusters(&layer, tile_zoom) {
+            let (x0, y0) = to_mercator(bounds.min_x, bounds.min_y);
+            let (x1, y1) = to_mercator(bounds.max_x, bounds.max_y);
+            let area = Envelope { min_x: x0, min_y: y0, max_x: x1, max_y: y1 };
+            crate::cluster::gather(self.store, &layer, tile_zoom, &mut entries, crate::cluster::cells_meeting(tile_zoom, &area))?
+        } else {
+            Vec::new()
+        };
+        let mut ids: Vec<i64> = entries.into_iter().map(|(id, _)| id).collect();
         ids.sort_unstable();
         let attributes = if crate::tiles::rules(layer.info.feature_kind()).extra_attributes { Attributes::All } else { Attributes::Typed };
-        self.store.features(name, &ids, attributes)
+        let mut features = self.store.features(name, &ids, attributes)?;
+        features.extend(clusters);
+        Ok(features)
     }
 }
 
