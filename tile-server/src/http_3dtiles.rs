@@ -32,17 +32,19 @@ async fn plan(s: &AppState, layer: &str) -> Result<Arc<Plan>, Problem> {
     if let Some(p) = s.plans.0.lock().unwrap().get(&key) {
         return Ok(p.clone());
     }
-    let _permit = s.tile_builders.acquire().await.map_err(|e| Problem::internal(e.to_string()))?;
-    if let Some(p) = s.plans.0.lock().unwrap().get(&key) {
-        return Ok(p.clone());
-    }
-    let (store, elevation, geoid, name) = (s.store.clone(), s.elevation.clone(), s.config.geoid_undulation_m, layer.to_string());
-    let started = std::time::Instant::now();
-    let plan = tokio::task::spawn_blocking(move || Plan::make(&store, &elevation, &name, geoid)).await.map_err(|e| Problem::internal(e.to_string()))??;
-    tracing::info!("3D Tiles plan for '{layer}': {} features in {} content tiles, {:.2} s", plan.feature_count(), plan.content_tiles().len(), started.elapsed().as_secs_f64());
-    let plan = Arc::new(plan);
-    s.plans.0.lock().unwrap().insert(key, plan.clone());
-    Ok(plan)
+    let (store, elevation, geoid, name, plans) = (s.store.clone(), s.elevation.clone(), s.config.geoid_undulation_m, layer.to_string(), s.plans.clone());
+    crate::http_tiles::on_tile_builder(s, move || {
+        // Made by a request that reached a builder before us?
+        if let Some(p) = plans.0.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        let started = std::time::Instant::now();
+        let plan = Arc::new(Plan::make(&store, &elevation, &name, geoid)?);
+        tracing::info!("3D Tiles plan for '{name}': {} features in {} content tiles, {:.2} s", plan.feature_count(), plan.content_tiles().len(), started.elapsed().as_secs_f64());
+        plans.0.lock().unwrap().insert(key, plan.clone());
+        Ok(plan)
+    })
+    .await?
 }
 
 pub async fn tileset(State(s): State<AppState>, Path((layer, file)): Path<(String, String)>) -> Result<Response, Problem> {

@@ -1,6 +1,7 @@
 //! HTTP for vector tiles: `/tiles` (catalogue), `/tiles/{layer}.json` (TileJSON 3.0.0),
 //! `/tiles/{layer}/{z}/{x}/{y}.mvt`, and the composite `basemap` of every 2D layer.
 
+use crate::builders::BuildError;
 use crate::cache::{respond, CachedTile, TileKey};
 use crate::labels::label_layer;
 use crate::terrain::{quantized_mesh, rgb};
@@ -114,14 +115,13 @@ async fn cached_or_built(s: &AppState, key: TileKey, make: impl FnOnce() -> Resu
         Ok(cache.finish(build, make()?))
     })
     .await
-    .map_err(Problem::internal)?
+    .map_err(Problem::from)?
 }
 
-/// Runs CPU-bound drawing (tiles, maps) on a blocking thread once a tile-builder permit
-/// is free (`AppState::tile_builders`: a surge queues instead of time-slicing).
-pub async fn on_tile_builder<T: Send + 'static>(s: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-    let _permit = s.tile_builders.acquire().await.map_err(|e| e.to_string())?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())
+/// Runs CPU-bound drawing (tiles, maps) on one of the tile-builder threads
+/// (`builders.rs`: a surge queues instead of time-slicing).
+pub async fn on_tile_builder<T: Send + 'static>(s: &AppState, f: impl FnOnce() -> T + Send + 'static) -> Result<T, BuildError> {
+    s.tile_builders.run(f).await
 }
 
 /// TileJSON 3.0.0 for one layer or the composite base map.

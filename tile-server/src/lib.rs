@@ -17,6 +17,7 @@ pub mod tiles3d;
 pub mod http_3dtiles;
 pub mod http_tiles;
 pub mod cache;
+pub mod builders;
 pub mod fonts;
 pub mod terrain;
 pub mod http_style;

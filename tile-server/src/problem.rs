@@ -30,6 +30,15 @@ impl Problem {
     }
 }
 
+impl From<crate::builders::BuildError> for Problem {
+    fn from(e: crate::builders::BuildError) -> Self {
+        match e {
+            crate::builders::BuildError::Busy(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            crate::builders::BuildError::Failed(_) => Problem::internal(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -34,7 +34,7 @@ pub struct AppState {
     /// One permit per core for making tiles: a surge queues (first come, first served)
     /// instead of time-slicing dozens of tile builds at once, which kept every request
     /// slow (p99 at z15 under 16 connections: see docs/ARCHITECTURE.md).
-    pub tile_builders: Arc<tokio::sync::Semaphore>,
+    pub tile_builders: Arc<crate::builders::Builders>,
     pub fonts: Fonts,
     /// styles/basemap.json, read once, for WMS and WMTS.
     pub renderer: Arc<crate::render::Renderer>,
@@ -46,7 +46,7 @@ impl AppState {
         let fonts = Fonts::load(&config.fonts);
         let tiles = TileCache::new(config.cache_mb * 1024 * 1024);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let tile_builders = Arc::new(tokio::sync::Semaphore::new(cores));
+        let tile_builders = Arc::new(crate::builders::Builders::new(cores));
         let limiter = (config.rate_limit_per_s > 0.0).then(|| Arc::new(crate::limits::RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst)));
         let style_path = config.styles_dir.join("basemap.json");
         let style = crate::render::style::RenderStyle::load(&style_path).unwrap_or_else(|e| {

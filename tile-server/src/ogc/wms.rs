@@ -187,7 +187,7 @@ async fn error_image(s: &AppState, e: OgcError, mode: Exceptions, w: u32, h: u32
 
 /// Draws on a tile builder (`http_tiles::on_tile_builder`), with OGC errors.
 pub async fn render_blocking<T: Send + 'static>(s: &AppState, f: impl FnOnce() -> Result<T, OgcError> + Send + 'static) -> Result<T, OgcError> {
-    crate::http_tiles::on_tile_builder(s, f).await.map_err(OgcError::internal)?
+    crate::http_tiles::on_tile_builder(s, f).await.map_err(|e| OgcError::internal(e.to_string()))?
 }
 
 async fn get_feature_info(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
