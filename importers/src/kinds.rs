@@ -18,6 +18,18 @@ pub struct KindSettings {
     pub storey_height_m: f64,
 }
 
+impl KindSettings {
+    /// Settings with this storey height, if it is one: more than 1 m and less than 10 m.
+    /// (Unchecked, 0 made buildings of height 0 and 1e308 infinite ones: the fuzzer.)
+    pub fn with_storey_height(storey_height_m: f64) -> Result<KindSettings, String> {
+        if storey_height_m > 1.0 && storey_height_m < 10.0 {
+            Ok(KindSettings { storey_height_m })
+        } else {
+            Err(format!("{storey_height_m} m is not a storey height (expected between 1 and 10 m)"))
+        }
+    }
+}
+
 impl Default for KindSettings {
     fn default() -> Self {
         Self { storey_height_m: 3.3 }

@@ -311,7 +311,7 @@ fn vector_options(kind: LayerKind, args: &VectorArgs, settings: KindSettings, pr
 }
 
 fn run_import(store: &Store, cmd: ImportCommand, config: &Config, progress: bool) -> Result<ImportReport, String> {
-    let settings = KindSettings { storey_height_m: config.import.storey_height_m };
+    let settings = KindSettings::with_storey_height(config.import.storey_height_m).map_err(|e| format!("[import] storey_height_m: {e}"))?;
     let (opts, report_file) = match cmd {
         ImportCommand::Terrain { file, srs, max_zoom } => {
             return import_terrain(store, &TerrainOptions { path: file, srs, max_zoom, progress }).map_err(|e| e.to_string());
@@ -323,13 +323,10 @@ fn run_import(store: &Store, cmd: ImportCommand, config: &Config, progress: bool
         ImportCommand::Pipelines(a) => (vector_options(LayerKind::Pipelines, &a, settings, progress)?, a.report),
         ImportCommand::Vector(a) => (vector_options(LayerKind::Vector, &a, settings, progress)?, a.report),
         ImportCommand::Buildings { args, storey_height } => {
-            let mut s = settings;
-            if let Some(h) = storey_height {
-                if !(h > 1.0 && h < 10.0) {
-                    return Err(format!("--storey-height {h} m is not a storey height (expected between 1 and 10 m)"));
-                }
-                s.storey_height_m = h;
-            }
+            let s = match storey_height {
+                Some(h) => KindSettings::with_storey_height(h).map_err(|e| format!("--storey-height: {e}"))?,
+                None => settings,
+            };
             (vector_options(LayerKind::Buildings, &args, s, progress)?, args.report)
         }
     };

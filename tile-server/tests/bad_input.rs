@@ -87,6 +87,17 @@ fn big5_without_declared_encoding_is_refused_then_accepted_with_encoding() {
 }
 
 #[test]
+fn storey_heights_that_are_no_storeys_are_refused_from_the_flag_and_the_config() {
+    let buildings = fixture("buildings/buildings.shp");
+    refused(&["import", "buildings", &buildings, "--storey-height", "0"], &["--storey-height", "not a storey height"]);
+    // formosa.toml went unchecked: 0 gave buildings of height 0 (found by cargo-fuzz).
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("formosa.toml");
+    std::fs::write(&config, "[import]\nstorey_height_m = 0\n").unwrap();
+    refused(&["--config", config.to_str().unwrap(), "import", "buildings", &buildings], &["[import] storey_height_m", "not a storey height"]);
+}
+
+#[test]
 fn invalid_polygons_are_repaired_or_skipped_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.gpkg");
