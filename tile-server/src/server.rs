@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
         .merge(streams)
         .layer(axum::extract::DefaultBodyLimit::max(crate::live::MAX_BODY))
-        .layer(axum::middleware::from_fn(refuse_nul_paths))
+        .layer(axum::middleware::from_fn(refuse_unservable_paths))
         .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::rate_limit))
         .layer(cors(&state.config.cors_origins))
@@ -159,13 +159,33 @@ async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(Strin
     }
 }
 
-/// A NUL byte in a path names no resource; the static file service answered HEAD for
-/// such paths with a 500 (found by the fuzzer), so they are refused before routing.
-async fn refuse_nul_paths(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if req.uri().path().to_ascii_lowercase().contains("%00") {
+/// Paths that name no resource and that the static file service answered with a bare 500
+/// (both found by fuzzers): a NUL byte, and a segment longer than a file name can be
+/// (ENAMETOOLONG). Refused before routing.
+async fn refuse_unservable_paths(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    if path.to_ascii_lowercase().contains("%00") {
         return Problem::new(axum::http::StatusCode::BAD_REQUEST, "the path contains a NUL byte (%00)").into_response();
     }
+    if let Some(long) = path.split('/').map(decoded_len).find(|n| *n > MAX_SEGMENT) {
+        return Problem::new(axum::http::StatusCode::BAD_REQUEST, format!("a path segment is {long} bytes long; no resource here has a name longer than {MAX_SEGMENT}")).into_response();
+    }
     next.run(req).await
+}
+
+/// The longest file name Linux allows (NAME_MAX).
+const MAX_SEGMENT: usize = 255;
+
+/// Bytes of a path segment once percent-decoded: `%XX` is one byte, a `%` not followed by
+/// two hex digits stays as it is (as the static file service decodes it).
+fn decoded_len(segment: &str) -> usize {
+    let b = segment.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        i += if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() { 3 } else { 1 };
+        n += 1;
+    }
+    n
 }
 
 async fn static_fallback(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
@@ -335,3 +355,15 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decoded_lengths_count_escapes_as_one_byte_and_stray_percents_as_themselves() {
+        assert_eq!(super::decoded_len("abc"), 3);
+        assert_eq!(super::decoded_len("%77%77"), 2);
+        assert_eq!(super::decoded_len("%%%"), 3);
+        assert_eq!(super::decoded_len("a%7"), 3);
+        assert_eq!(super::decoded_len("%E4%B8%AD"), 3);
+    }
+}
