@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh --test    and what the test suite's real clients need
 #                                     (sqlite3, Chromium, the viewer's npm dev packages;
 #                                     pytest, OWSLib, lxml, GDAL's python bindings and
-#                                     QGIS for the OGC tests)
+#                                     QGIS for the OGC tests; cargo-fuzz and a C++
+#                                     compiler for libFuzzer)
 # Needs root or sudo for apt. Idempotent: installs nothing when all is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ missing_of() {
 
 packages=(libgdal-dev libsqlite3-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
 if [ "$want_tests" = 1 ]; then
-  packages+=(sqlite3 chromium python3-pytest python3-owslib python3-lxml python3-gdal python3-numpy)
+  packages+=(sqlite3 chromium python3-pytest python3-owslib python3-lxml python3-gdal python3-numpy g++)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -50,6 +51,12 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found. Formosa needs Rust ≥ 1.85 (https://rustup.rs: rustup toolchain install stable)." >&2
   exit 1
+fi
+
+# cargo-fuzz drives the coverage-guided fuzz targets in fuzz/ (about 30 s to build).
+if [ "$want_tests" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing: cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
 fi
 
 # The web viewer's packages (MapLibre; with --test also the browser-test tools), from

@@ -7,6 +7,9 @@
 #     Debian's python (/usr/bin/python3: the apt packages, not a pyenv shim).
 #  3. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
 #     validated with MapLibre's style spec, the viewer in headless Chromium.
+#  4. The cargo-fuzz targets in fuzz/, each for FORMOSA_FUZZ_SECONDS (default 30) from
+#     the seeds in fuzz/seeds: whole requests through the router, the request parsers,
+#     the importers' attribute handling. A crash is kept in fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
@@ -15,4 +18,9 @@ cargo test --workspace --no-fail-fast || status=$?
 cargo build -p formosa-tile-server
 /usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?
 (cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?
+for target in ogc_parsers import_attributes http_requests; do
+  mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
+  cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+    -max_total_time="${FORMOSA_FUZZ_SECONDS:-30}" -print_final_stats=0 || status=$?
+done
 exit $status

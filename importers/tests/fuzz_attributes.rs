@@ -1,5 +1,5 @@
-//! A bounded, seeded fuzzer for the importers' attribute handling (cargo-fuzz needs a
-//! nightly toolchain this project cannot assume): random source field names (Chinese,
+//! A bounded, seeded fuzzer for the importers' attribute handling, reproducible from its
+//! seed (fuzz/fuzz_targets/import_attributes.rs is its coverage-guided sibling): random source field names (Chinese,
 //! empty, duplicated, odd characters), random `--map` overrides and random values (huge,
 //! NaN, negative, blank, control characters, long text) through the field mapping and
 //! each kind's feature rules. Nothing may panic; what is accepted must be well typed.

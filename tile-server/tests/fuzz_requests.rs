@@ -1,5 +1,6 @@
-//! A bounded, seeded fuzzer on stable Rust (cargo-fuzz needs a nightly toolchain, which
-//! this project cannot assume): thousands of mutated request paths, query strings and
+//! A bounded, seeded fuzzer over real TCP against the `formosa` binary (the coverage-
+//! guided cargo-fuzz targets in fuzz/ drive the router in process; this one also covers
+//! hyper's parsing and the binary's setup): thousands of mutated request paths, query strings and
 //! bodies against a running server, and random inputs to the public parsers. No input may
 //! crash the server or get a 5xx; every 4xx carries a JSON (or OGC) reason.
 
