@@ -110,9 +110,9 @@ map.on('click', (e) => {
   const layers = CLICKABLE.filter((id) => map.getLayer(id));
   const [feature] = map.queryRenderedFeatures(e.point, { layers });
   if (!feature) return;
-  // A cluster of reports: zoom in until they come apart (they do at z15, see cluster.rs).
+  // A cluster of reports: zoom in until they come apart (they do at z16, see cluster.rs).
   if (feature.properties.point_count) {
-    map.easeTo({ center: e.lngLat, zoom: Math.min(map.getZoom() + 2, 15.5) });
+    map.easeTo({ center: e.lngLat, zoom: Math.min(map.getZoom() + 2, 16.5) });
     return;
   }
   new maplibregl.Popup({ maxWidth: '320px' }).setLngLat(e.lngLat).setDOMContent(featureTable(feature)).addTo(map);

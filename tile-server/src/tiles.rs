@@ -46,7 +46,7 @@ pub fn rules(kind: Option<LayerKind>) -> TileRules {
         Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16), label_fields: Some(&["parcel_no", "section"]) },
         Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None, label_fields: None },
         // Disaster reports: every one at every zoom (points are never dropped as sub-pixel;
-        // below z15 they are clustered, see cluster.rs).
+        // below z16 they are clustered, see cluster.rs).
         Some(LayerKind::Incidents) => TileRules { minzoom: 0, maxzoom: 16, detail_zoom: 0, extra_attributes: false, label_minzoom: None, label_fields: None },
         Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None, label_fields: None },
         _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0), label_fields: None },

@@ -142,7 +142,7 @@ test('an incident written is read back, shown by the very next tile, and only it
   assert.deepEqual(all.changes.map((c) => c.op), ['insert', 'update', 'update', 'delete']);
 });
 
-test('reports cluster below z15: counts add up, a new report joins its cluster on the very next tile, and WMS draws the same clusters', async () => {
+test('reports cluster below z16: counts add up, a new report joins its cluster on the very next tile, and WMS draws the same clusters', async () => {
   const R = 6378137;
   const HALF = Math.PI * R;
   const merc = (lon, lat) => [(lon * Math.PI / 180) * R, Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360)) * R];
@@ -189,10 +189,10 @@ test('reports cluster below z15: counts add up, a new report joins its cluster o
   const matched = (await (await fetch(`${demo.base}/ogcapi/collections/incidents/items?bbox=${w},${s},${e},${n}&limit=1`)).json()).numberMatched;
   const counted = (vt) => { let sum = 0; for (let i = 0; i < vt.layers.incidents.length; i++) sum += vt.layers.incidents.feature(i).properties.point_count ?? 1; return sum; };
   assert.equal(counted((await tile(here)).tile), matched);
-  // From z15 on, each report stands alone.
-  const z15 = (await tile(`/tiles/incidents/15/${lon2tile(lonlat(...spots[0])[0], 15)}/${lat2tile(lonlat(...spots[0])[1], 15)}.mvt`)).tile.layers.incidents;
-  const alone = Array.from({ length: z15.length }, (_, i) => z15.feature(i));
-  assert.ok(ids.every((id) => alone.some((f) => f.id === id && f.properties.point_count === undefined)), 'z15 shows each report');
+  // From z16 on, each report stands alone.
+  const z16 = (await tile(`/tiles/incidents/16/${lon2tile(lonlat(...spots[0])[0], 16)}/${lat2tile(lonlat(...spots[0])[1], 16)}.mvt`)).tile.layers.incidents;
+  const alone = Array.from({ length: z16.length }, (_, i) => z16.feature(i));
+  assert.ok(ids.every((id) => alone.some((f) => f.id === id && f.properties.point_count === undefined)), 'z16 shows each report');
 
   await post(spots[2], 5);
   [cluster] = inCell((await tile(here)).tile);
