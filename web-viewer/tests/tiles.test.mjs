@@ -173,6 +173,21 @@ test('below a layer\'s minzoom the base map leaves it out', async () => {
   assert.ok((await at(14)).layers.cadastral?.length > 0, 'parcels from z14');
 });
 
+test('below z14 the pipelines part carries mains only (300 mm and more), as the style draws them', async () => {
+  const diameters = async (z) => {
+    const layer = decode((await fetchTile(`/tiles/pipelines/${z}/${lon2tile(121.56, z)}/${lat2tile(25.0335, z)}.mvt`)).body).layers.pipelines;
+    return Array.from({ length: layer?.length ?? 0 }, (_, i) => layer.feature(i).properties.diameter_mm ?? 0);
+  };
+  for (const z of [12, 13]) {
+    const d = await diameters(z);
+    assert.ok(d.length > 0 && d.every((mm) => mm >= 300), `z${z}: ${d.filter((mm) => mm < 300).length} pipes under 300 mm of ${d.length}`);
+  }
+  const z14 = await diameters(14);
+  assert.ok(z14.some((mm) => mm < 300) && z14.some((mm) => mm >= 300), 'from z14 every pipe');
+  const style = await (await fetch(`${demo.base}/styles/basemap.json`)).json();
+  assert.deepEqual(style.layers.find((l) => l.id === 'pipelines').filter, ['any', ['>=', ['zoom'], 14], ['>=', ['coalesce', ['get', 'diameter_mm'], 0], 300]]);
+});
+
 test('each town gets one label point, inside the town, in one tile of a 4×4 block', async () => {
   const z = 12;
   const x0 = lon2tile(121.56, z) - 2;
