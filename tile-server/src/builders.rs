@@ -21,7 +21,6 @@ pub const MAX_QUEUED: usize = 4096;
 pub struct Builders {
     jobs: Sender<Job>,
     queued: Arc<AtomicUsize>,
-    threads: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +52,7 @@ impl Builders {
                 })
                 .expect("spawn a tile builder thread");
         }
-        Builders { jobs, queued, threads }
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads
+        Builders { jobs, queued }
     }
 
     /// Runs `f` on a builder thread and waits for its result. A panic in `f` is a

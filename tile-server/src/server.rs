@@ -176,16 +176,10 @@ async fn refuse_unservable_paths(req: axum::extract::Request, next: axum::middle
 /// The longest file name Linux allows (NAME_MAX).
 const MAX_SEGMENT: usize = 255;
 
-/// Bytes of a path segment once percent-decoded: `%XX` is one byte, a `%` not followed by
-/// two hex digits stays as it is (as the static file service decodes it).
+/// Bytes of a path segment once percent-decoded by the decoder the static file service
+/// uses: `%XX` is one byte, a `%` not followed by two hex digits stays as it is.
 fn decoded_len(segment: &str) -> usize {
-    let b = segment.as_bytes();
-    let (mut i, mut n) = (0, 0);
-    while i < b.len() {
-        i += if b[i] == b'%' && i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() { 3 } else { 1 };
-        n += 1;
-    }
-    n
+    percent_encoding::percent_decode_str(segment).count()
 }
 
 async fn static_fallback(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
