@@ -8,7 +8,11 @@
 use arbitrary::Arbitrary;
 use formosa_importers::attributes::FieldMap;
 use formosa_importers::kinds::{build_feature, utility_type, KindSettings};
-use formosa_store::{ColumnType, Geometry, LayerKind, Value};
+use formosa_store::{Geometry, LayerKind, Value};
+
+#[path = "../../importers/tests/support/well_typed.rs"]
+mod well_typed;
+use well_typed::assert_well_typed;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -62,21 +66,7 @@ fuzz_target!(|input: Input| {
     let Ok(settings) = KindSettings::with_storey_height(input.storey_height_m) else { return };
     let mut area = |_: &Geometry| 123.45;
     match build_feature(kind, &map, &input.fields, &values, geometry, &settings, &mut area) {
-        Ok((f, _notes)) => {
-            assert_eq!(f.values.len(), kind.columns().len());
-            for (v, c) in f.values.iter().zip(kind.columns()) {
-                match (v, c.ty) {
-                    (Value::Null, _) | (Value::Integer(_), ColumnType::Integer) => {}
-                    (Value::Real(r), ColumnType::Real) => assert!(r.is_finite(), "{} = {r}", c.name),
-                    (Value::Text(t), ColumnType::Text) => assert!(!t.is_empty() && t.trim() == t, "{} = {t:?}", c.name),
-                    (v, ty) => panic!("column {} ({ty:?}) holds {v:?}", c.name),
-                }
-            }
-            if kind == LayerKind::Buildings {
-                let h = f.values[0].as_f64().expect("buildings always get a height");
-                assert!(h > 0.0 && h <= 1000.0, "height {h}");
-            }
-        }
+        Ok((f, _notes)) => assert_well_typed(kind, &f.values, &format!("{kind} feature")),
         Err(reason) => assert!(!reason.is_empty(), "a skipped feature says why"),
     }
 });

@@ -8,7 +8,11 @@
 
 use formosa_importers::attributes::FieldMap;
 use formosa_importers::kinds::{build_feature, utility_type, KindSettings};
-use formosa_store::{ColumnType, Geometry, LayerKind, Value};
+use formosa_store::{Geometry, LayerKind, Value};
+
+#[path = "support/well_typed.rs"]
+mod well_typed;
+use well_typed::assert_well_typed;
 
 /// Reproducible from the seed alone: the fixture generator's SplitMix64.
 use formosa_fixtures::rng::Rng;
@@ -72,19 +76,7 @@ fn random_attributes_never_panic_and_accepted_features_are_well_typed() {
         match build_feature(kind, &map, &fields, &values, geometry(kind), &settings, &mut area) {
             Ok((f, _notes)) => {
                 accepted += 1;
-                assert_eq!(f.values.len(), kind.columns().len(), "round {round}");
-                for (v, c) in f.values.iter().zip(kind.columns()) {
-                    match (v, c.ty) {
-                        (Value::Null, _) | (Value::Integer(_), ColumnType::Integer) => {}
-                        (Value::Real(r), ColumnType::Real) => assert!(r.is_finite(), "round {round}: {} = {r}", c.name),
-                        (Value::Text(t), ColumnType::Text) => assert!(!t.is_empty() && t.trim() == t, "round {round}: {} = {t:?}", c.name),
-                        (v, ty) => panic!("round {round}: column {} ({ty:?}) holds {v:?}", c.name),
-                    }
-                }
-                if kind == LayerKind::Buildings {
-                    let h = f.values[0].as_f64().expect("buildings always get a height");
-                    assert!(h > 0.0 && h <= 1000.0, "round {round}: height {h}");
-                }
+                assert_well_typed(kind, &f.values, &format!("round {round}"));
             }
             Err(reason) => {
                 assert!(!reason.is_empty(), "round {round}: a skip says why");
