@@ -72,33 +72,6 @@ for name, tiles in (("mixed", mixed), ("z15", z15)):
 print(f"tile lists: z12–z16 mixed {len(mixed)} tiles, z15 {len(z15)} tiles")
 PY
 
-cat > "$OUT/mvt/list.lua" <<'LUA'
--- wrk: walk a list of z/x/y tiles (each thread from its own offset), gzip like a browser.
--- Counts 404s apart: Martin answers a composite tile below every member's minzoom with
--- 404 (Formosa with an empty 200); both mean "nothing at this zoom".
-local paths, idx, threads = {}, 0, {}
-not_found = 0
-function setup(thread) table.insert(threads, thread) end
-function init(args)
-  for line in io.lines(args[1]) do paths[#paths + 1] = string.format(args[2], line) end
-  idx = math.random(#paths)
-end
-function request()
-  idx = idx % #paths + 1
-  return wrk.format("GET", paths[idx], { ["Accept-Encoding"] = "gzip" })
-end
-function response(status, headers, body)
-  if status == 404 then not_found = not_found + 1 end
-end
-function done(summary, latency, requests)
-  local nf = 0
-  for _, t in ipairs(threads) do nf = nf + t:get("not_found") end
-  local e = summary.errors
-  io.write(string.format("RESULT %.1f %.2f %.2f %.2f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.status + e.timeout - nf, nf))
-end
-LUA
 
 cat > "$OUT/mvt/martin.yaml" <<YAML
 listen_addresses: 127.0.0.1:$MARTIN_PORT
@@ -159,8 +132,9 @@ run() { # scenario side list cache
   start "$2" "$4"
   [ "$4" = 1 ] && warm "$2" "$3"
   local r
-  r=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$OUT/mvt/list.lua" "http://127.0.0.1:$(port_of "$2")" -- "$3" "$(url_format "$2")" | grep '^RESULT')
-  echo "$1 $2 ${r#RESULT } load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$results"
+  r=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s benches/lib/walk.lua "http://127.0.0.1:$(port_of "$2")" -- "$3" "$(url_format "$2")" | grep '^WALK')
+  read -r _ rps p50 p90 p99 errs nf _ <<<"$r"
+  echo "$1 $2 $rps $p50 $p90 $p99 $errs $nf load=$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$results"
   stop_server
 }
 

@@ -94,28 +94,14 @@ echo "machine: nproc=$(nproc), load: $(cut -d' ' -f1-3 /proc/loadavg); wrk -t2 -
 # The goal is on *tile* latency: wrk reports one distribution for the whole mix, writes
 # (fsync'd commits) included, so a probe of PROBE_CONNS connections asks for tiles only,
 # from the same list, during the same surge; its p99 is the tile p99 under that load.
-cat > "$OUT/soak/probe.lua" <<'LUA'
-local paths, idx = {}, 0
-function init(args)
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  idx = math.random(#paths)
-end
-function request()
-  idx = idx % #paths + 1
-  return wrk.format("GET", paths[idx], { ["Accept-Encoding"] = "gzip" })
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("PROBE %d %.2f %.2f %.2f %d\n", summary.requests, latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000, e.connect + e.read + e.write + e.timeout))
-end
-LUA
 PROBE_CONNS=${PROBE_CONNS:-4}
 start=$(date +%s)
-(sleep 5; wrk -t1 -c"$PROBE_CONNS" -d"$((SOAK_SECONDS - 10))s" --timeout 10s -s "$OUT/soak/probe.lua" "http://127.0.0.1:$PORT" -- "$OUT/soak/tiles.txt" | grep '^PROBE' > "$OUT/soak/probe.txt") &
+(sleep 5; wrk -t1 -c"$PROBE_CONNS" -d"$((SOAK_SECONDS - 10))s" --timeout 10s -s benches/lib/walk.lua "http://127.0.0.1:$PORT" -- "$OUT/soak/tiles.txt" | grep '^WALK' > "$OUT/soak/probe.txt") &
 probe=$!
 r=$(wrk -t2 -c"$CONNS" -d"${SOAK_SECONDS}s" --timeout 10s -s "$OUT/soak/mix.lua" "http://127.0.0.1:$PORT" -- "$OUT/soak/tiles.txt" | grep '^RESULT')
 wait $probe || true
-read -r _ ptotal pp50 pp99 pmax perrors < "$OUT/soak/probe.txt"
+read -r _ _ pp50 _ pp99 perrors pnf ptotal pmax < "$OUT/soak/probe.txt"
+perrors=$((perrors + pnf))  # every tile of the list exists: a 404 is an error here
 kill $sampler 2>/dev/null || true
 read -r _ total rps p50 p99 max errors bad created <<<"$r"
 stored=$(curl -s "http://127.0.0.1:$PORT/ogcapi/collections/incidents/items?limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberMatched"])')
