@@ -13,7 +13,7 @@ ROUNDS=${ROUNDS:-2}
 OUT=${OUT:-benches/out}
 mkdir -p "$OUT"
 command -v /usr/bin/time >/dev/null || { apt-get install -y -q -o DPkg::Lock::Timeout=300 time >/dev/null; }
-cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+cargo build --release -q -p formosa-cli -p formosa-fixtures
 DATA="$OUT/large-$PARCELS"
 SHP="$DATA/parcels.shp"
 if [ ! -f "$SHP" ]; then

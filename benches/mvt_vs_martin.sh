@@ -41,7 +41,7 @@ if [ ! -x "$MARTIN" ]; then
   cargo install martin@1.14.0 --locked --no-default-features --features postgres --root "$OUT/tools" -q
   MARTIN="$OUT/tools/bin/martin"
 fi
-cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+cargo build --release -q -p formosa-cli -p formosa-fixtures
 
 # --- data: one Formosa store, and the same rows in PostGIS (benches/lib/large_data.sh) --
 large_data_store

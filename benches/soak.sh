@@ -17,7 +17,7 @@ PORT=18183
 TOKEN=soak-token
 mkdir -p "$OUT/soak"
 command -v wrk >/dev/null || apt-get install -y -q -o DPkg::Lock::Timeout=300 wrk >/dev/null
-cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+cargo build --release -q -p formosa-cli -p formosa-fixtures
 DATA="$OUT/large-soak"
 if [ ! -f "$DATA/parcels.shp" ]; then
   target/release/formosa-fixtures large --parcels 1000000 --buildings 200000 --pipelines 100000 --out "$DATA"

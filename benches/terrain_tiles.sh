@@ -14,7 +14,7 @@ OUT=${OUT:-benches/out}
 PORT=18182
 mkdir -p "$OUT/terrain"
 command -v wrk >/dev/null || apt-get install -y -q -o DPkg::Lock::Timeout=300 wrk >/dev/null
-cargo build --release -q -p formosa-tile-server
+cargo build --release -q -p formosa-cli
 STORE="$OUT/terrain/terrain.gpkg"
 rm -f "$STORE"*
 target/release/formosa -q --store "$STORE" import terrain "$DEM"

@@ -13,7 +13,7 @@ OUT=${OUT:-benches/out}
 DATA="$OUT/large-3d-$BUILDINGS"
 STORE="$OUT/tiles3d/store-$BUILDINGS.gpkg"
 mkdir -p "$OUT/tiles3d"
-cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+cargo build --release -q -p formosa-cli -p formosa-fixtures
 if [ ! -f "$DATA/buildings.shp" ]; then
   target/release/formosa-fixtures large --parcels 0 --buildings "$BUILDINGS" --pipelines "$PIPELINES" --out "$DATA"
 fi

@@ -77,9 +77,9 @@ large_data_tools postgresql-15-postgis-3 wrk gdal-bin curl python3 \
 if [ "$SKIP_FORMOSA" = 1 ]; then
   # The store and the data need the binaries; the server itself is not measured.
   [ -x "$FORMOSA" ] && [ -x target/release/formosa-fixtures ] ||
-    cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+    cargo build --release -q -p formosa-cli -p formosa-fixtures
 else
-  cargo build --release -q -p formosa-tile-server -p formosa-fixtures
+  cargo build --release -q -p formosa-cli -p formosa-fixtures
 fi
 
 # --- data: one Formosa store, and the same rows in PostGIS (benches/lib/large_data.sh) --

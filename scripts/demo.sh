@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cargo build --release -p formosa-tile-server
+cargo build --release -p formosa-cli
 exec target/release/formosa --store data/demo.gpkg demo "$@"

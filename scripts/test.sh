@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
 status=0
 cargo test --workspace --no-fail-fast || status=$?
-cargo build -p formosa-tile-server
+cargo build -p formosa-cli
 /usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?
 (cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?
 for target in ogc_parsers import_attributes http_requests; do

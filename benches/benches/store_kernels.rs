@@ -2,8 +2,9 @@
 //! and R-tree bbox queries (every tile request).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use formosa_store::index::SpatialIndex;
-use formosa_store::{geometry_blob, Envelope, Geometry};
+use formosa_store::gpkg::geometry_blob;
+use formosa_store::gpkg::index::SpatialIndex;
+use formosa_store::{Envelope, Geometry};
 use std::hint::black_box;
 
 fn parcel(x: f64, y: f64) -> Geometry {

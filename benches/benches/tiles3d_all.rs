@@ -5,9 +5,9 @@
 //!
 //!   FORMOSA_BENCH_STORE=store.gpkg FORMOSA_BENCH_LAYER=buildings cargo bench -p formosa-benches --bench tiles3d_all
 
-use formosa_store::Store;
-use formosa_tile_server::terrain::heights::ElevationCache;
-use formosa_tile_server::tiles3d::Plan;
+use formosa_encoders::terrain::heights::ElevationCache;
+use formosa_encoders::tiles3d::Plan;
+use formosa_store::GpkgStore;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -18,7 +18,7 @@ fn main() {
     };
     let layer = std::env::var("FORMOSA_BENCH_LAYER").unwrap_or_else(|_| "buildings".into());
     let geoid = 20.0;
-    let store = Store::open(&path).expect("open store");
+    let store = GpkgStore::open(&path).expect("open store");
     let t = Instant::now();
     let (rows, bytes) = store.load_feature_table(&layer).expect("feature table");
     println!("feature table: {rows} rows, {:.0} MiB, {:.2} s", bytes as f64 / 1048576.0, t.elapsed().as_secs_f64());

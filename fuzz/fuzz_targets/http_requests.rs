@@ -12,7 +12,7 @@ use axum::http::{header, Request};
 use formosa_importers::kinds::KindSettings;
 use formosa_importers::source::OpenOptions;
 use formosa_importers::{import_vector, VectorOptions};
-use formosa_store::{ImportMode, LayerKind, Store};
+use formosa_store::{GpkgStore, ImportMode, LayerKind};
 use formosa_tile_server::config::ServerConfig;
 use formosa_tile_server::server::{router, AppState};
 use libfuzzer_sys::fuzz_target;
@@ -31,7 +31,7 @@ struct App {
 static APP: LazyLock<App> = LazyLock::new(|| {
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(Store::open(dir.path().join("fuzz.gpkg")).expect("store"));
+    let store = Arc::new(GpkgStore::open(dir.path().join("fuzz.gpkg")).expect("store"));
     for (kind, file) in [(LayerKind::Cadastral, "cadastral/taipei_parcels.shp"), (LayerKind::Pipelines, "pipelines/pipelines_2d.gpkg")] {
         let opts = VectorOptions {
             path: format!("{repo}/data-fixtures/data/{file}").into(),
@@ -43,7 +43,7 @@ static APP: LazyLock<App> = LazyLock::new(|| {
             settings: KindSettings { storey_height_m: 3.3 },
             progress: false,
         };
-        import_vector(&store, &opts).expect("import fixture");
+        import_vector(&*store, &opts).expect("import fixture");
     }
     store.ensure_layer("incidents", LayerKind::Incidents).expect("incidents layer");
     let config = ServerConfig {

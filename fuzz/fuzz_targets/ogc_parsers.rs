@@ -4,7 +4,9 @@
 //! a refusal must say why.
 #![no_main]
 
-use formosa_tile_server::{geojson, http_tiles, ogc, render, seed};
+use formosa_cli::seed;
+use formosa_encoders::{geojson, render};
+use formosa_tile_server::{http as http_tiles, ogc};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,9 +13,9 @@ use crate::raster;
 use crate::report::ImportReport;
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
-use formosa_store::elevation::TILE_SIZE;
+use formosa_store::raster::TILE_SIZE;
 use formosa_store::mercator::tiles_covering_m;
-use formosa_store::Store;
+use formosa_store::Imports;
 use gdal::raster::GdalDataType;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub struct ImageryOptions {
 
 const RGBA_TILE: usize = TILE_SIZE * TILE_SIZE * 4;
 
-pub fn import_imagery(store: &Store, opts: &ImageryOptions) -> Result<ImportReport, ImportError> {
+pub fn import_imagery(store: &dyn Imports, opts: &ImageryOptions) -> Result<ImportReport, ImportError> {
     init_gdal();
     let started = Instant::now();
     let path = &opts.path;
@@ -101,7 +101,7 @@ pub fn import_imagery(store: &Store, opts: &ImageryOptions) -> Result<ImportRepo
     import.commit(&path.display().to_string(), &source.srs_label, details)?;
     Ok(ImportReport {
         layer: opts.layer.clone(),
-        kind: formosa_store::imagery::KIND.into(),
+        kind: formosa_store::raster::IMAGERY.into(),
         source: path.display().to_string(),
         source_crs: source.srs_label.clone(),
         read: (source.width * source.height) as u64,

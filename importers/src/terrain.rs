@@ -10,9 +10,9 @@ use crate::raster;
 use crate::report::ImportReport;
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
-use formosa_store::elevation::{NO_DATA, TILE_SIZE};
+use formosa_store::raster::{NO_DATA, TILE_SIZE};
 use formosa_store::mercator::tiles_covering_m;
-use formosa_store::Store;
+use formosa_store::Imports;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,7 +64,7 @@ impl Dem {
     }
 }
 
-pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportReport, ImportError> {
+pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<ImportReport, ImportError> {
     init_gdal();
     let started = Instant::now();
     let path = &opts.path;
@@ -144,7 +144,7 @@ pub fn import_terrain(store: &Store, opts: &TerrainOptions) -> Result<ImportRepo
     });
     import.commit(&path.display().to_string(), &srs_label, details)?;
     Ok(ImportReport {
-        layer: formosa_store::elevation::TERRAIN_TABLE.into(),
+        layer: formosa_store::raster::TERRAIN.into(),
         kind: "terrain".into(),
         source: path.display().to_string(),
         source_crs: srs_label,

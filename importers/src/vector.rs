@@ -16,7 +16,7 @@ use crate::report::{ImportReport, Skip};
 use crate::source::{open_vector, OpenOptions, RawFeature};
 use crate::ImportError;
 use crossbeam_channel::bounded;
-use formosa_store::{geometry_blob, Geometry, ImportMode, ImportSpec, LayerKind, NewFeature, Store};
+use formosa_store::{wkb, Geometry, ImportMode, ImportSpec, Imports, LayerKind, NewFeature};
 use geo::Area;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,7 +40,7 @@ const BATCH: usize = 2048;
 /// One prepared feature, or the reason it was skipped.
 type Prepared = Result<(NewFeature, Vec<String>), Skip>;
 
-pub fn import_vector(store: &Store, opts: &VectorOptions) -> Result<ImportReport, ImportError> {
+pub fn import_vector(store: &dyn Imports, opts: &VectorOptions) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     formosa_store::validate_layer_name(&opts.layer)?;
     let command = if opts.kind == LayerKind::Vector { "vector".to_string() } else { opts.kind.to_string() };
@@ -187,7 +187,7 @@ fn prepare_batch(
         .into_iter()
         .map(|raw| match raw.wkb {
             None => Err(skip(raw.fid, "feature has no geometry".into())),
-            Some(wkb) => match geometry_blob::decode_wkb(&wkb) {
+            Some(wkb) => match wkb::decode(&wkb) {
                 Ok((mut g, z)) => {
                     if !(has_z && z) {
                         g.coords_mut().for_each(|c| c[2] = 0.0);

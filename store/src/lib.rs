@@ -1,23 +1,21 @@
-//! Formosa's store: the data model, the embedded GeoPackage store with its in-memory
-//! R-tree indexes, the elevation pyramid, and the Web Mercator math shared by encoders.
+//! Formosa's store: the data model, the traits every backend implements (`traits`), and
+//! the backends themselves, one folder each (`gpkg/`: the embedded GeoPackage file).
+//! Web Mercator math and WKB are shared by all of them and by the encoders.
 //!
 //! Data flows one way through Formosa: importers write here, encoders read from here.
 
 pub mod edit;
-pub mod elevation;
-pub mod feature_table;
-pub mod geometry_blob;
 pub mod gpkg;
-pub mod index;
 pub mod mercator;
 pub mod model;
-pub mod pyramid;
-pub mod imagery;
-mod store;
+pub mod raster;
+pub mod traits;
+pub mod wkb;
 
 pub use edit::{Change, Edit};
-pub use model::{Column, ColumnType, Coord, Envelope, Feature, Geometry, LayerKind, NewFeature, Value};
-pub use store::{coerce, Attributes, validate_layer_name, Import, ImportMode, ImportSpec, Layer, LayerInfo, Store};
+pub use gpkg::GpkgStore;
+pub use model::{coerce, validate_layer_name, Attributes, Column, ColumnType, Coord, Envelope, Feature, Geometry, ImportMode, ImportSpec, LayerInfo, LayerKind, NewFeature, Value};
+pub use traits::{Catalog, ChangeListener, EditLog, FeatureImport, FeatureLayer, ImageryImport, Imports, Pyramids, Serving, Source, Store, TerrainImport};
 
 use std::path::{Path, PathBuf};
 use thiserror::Error;

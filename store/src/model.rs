@@ -280,3 +280,84 @@ impl Feature {
         self.properties.iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
+
+/// What the catalogue knows about one layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerInfo {
+    pub name: String,
+    /// "cadastral", "pipelines", "buildings", "vector", "incidents", "terrain" or "imagery".
+    pub kind: String,
+    pub source: String,
+    /// The CRS the source data was in (e.g. "EPSG:3826"); the store itself is EPSG:4326.
+    pub source_crs: String,
+    pub imported_at: String,
+    pub feature_count: u64,
+    pub has_z: bool,
+    pub extent: Option<Envelope>,
+    pub details: serde_json::Value,
+    /// For tile pyramids (terrain, imagery): their deepest zoom level.
+    #[serde(skip)]
+    pub max_zoom: Option<u8>,
+}
+
+impl LayerInfo {
+    pub fn feature_kind(&self) -> Option<LayerKind> {
+        LayerKind::parse(&self.kind)
+    }
+}
+
+/// Which attributes [`FeatureLayer::features`](crate::FeatureLayer::features) reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attributes {
+    /// The kind's typed columns only.
+    Typed,
+    /// The typed columns and the source attributes that map to no column.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// The layer's previous contents are replaced (atomically, at commit).
+    Replace,
+    /// Features are added to the layer's existing contents.
+    Append,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportSpec {
+    pub layer: String,
+    pub kind: LayerKind,
+    pub mode: ImportMode,
+    pub source: String,
+    pub source_crs: String,
+    pub has_z: bool,
+}
+
+/// Names that would collide with GeoPackage or SQLite internals are refused.
+pub fn validate_layer_name(name: &str) -> Result<(), crate::StoreError> {
+    let ok_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let ok_start = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    let reserved = ["gpkg_", "rtree_", "sqlite_", "formosa_"].iter().any(|p| name.starts_with(p)) || name == "terrain";
+    if !ok_chars || !ok_start || name.len() > 63 || reserved {
+        return Err(crate::StoreError::BadLayerName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Column types accepted for a value, for callers that build `NewFeature`s.
+pub fn coerce(value: Value, ty: ColumnType) -> Value {
+    // A real is an integer only when it is whole and exactly representable (|r| < 2^53);
+    // 5.86 floors or 1e308 years are no integer (found by the attribute fuzzer).
+    let whole = |r: f64| (r.is_finite() && r.fract() == 0.0 && r.abs() < 9.007e15).then_some(Value::Integer(r as i64));
+    match (value, ty) {
+        (Value::Text(s), ColumnType::Integer) => {
+            s.trim().parse::<i64>().map(Value::Integer).unwrap_or_else(|_| s.trim().parse::<f64>().ok().and_then(whole).unwrap_or(Value::Null))
+        }
+        (Value::Text(s), ColumnType::Real) => s.trim().parse::<f64>().ok().filter(|r| r.is_finite()).map_or(Value::Null, Value::Real),
+        (Value::Real(r), ColumnType::Integer) => whole(r).unwrap_or(Value::Null),
+        (Value::Real(r), ColumnType::Text) => Value::Text(r.to_string()),
+        (Value::Integer(i), ColumnType::Real) => Value::Real(i as f64),
+        (Value::Integer(i), ColumnType::Text) => Value::Text(i.to_string()),
+        (v, _) => v,
+    }
+}

@@ -1,6 +1,6 @@
 //! Live edits: durable, logged in order, visible to queries and to the in-memory rows.
 
-use formosa_store::{Attributes, Edit, Envelope, Geometry, LayerKind, NewFeature, Store, Value};
+use formosa_store::{Attributes, Edit, Envelope, Geometry, LayerKind, NewFeature, GpkgStore, Value};
 
 fn incident(lon: f64, lat: f64, kind: &str) -> NewFeature {
     NewFeature {
@@ -14,7 +14,7 @@ fn incident(lon: f64, lat: f64, kind: &str) -> NewFeature {
 fn insert_replace_delete_are_logged_and_indexed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.gpkg");
-    let store = Store::open(&path).unwrap();
+    let store = GpkgStore::open(&path).unwrap();
     store.ensure_layer("incidents", LayerKind::Incidents).unwrap();
     store.ensure_layer("incidents", LayerKind::Incidents).unwrap(); // idempotent
     assert!(store.ensure_layer("incidents", LayerKind::Buildings).is_err());
@@ -45,7 +45,7 @@ fn insert_replace_delete_are_logged_and_indexed() {
 
     // Reopened: the same rows and log; GDAL-visible R*Tree kept in step by the triggers.
     drop(store);
-    let store = Store::open(&path).unwrap();
+    let store = GpkgStore::open(&path).unwrap();
     assert_eq!(store.query_ids("incidents", &all).unwrap(), vec![a.fid]);
     assert_eq!(store.changes_since(0, 100).unwrap(), log);
     assert_eq!(store.layer("incidents").unwrap().info.feature_count, 1);

@@ -1,6 +1,6 @@
 //! The in-memory feature table answers exactly what SQLite answers.
 
-use formosa_store::{Attributes, Envelope, Geometry, ImportMode, ImportSpec, LayerKind, NewFeature, Store, Value};
+use formosa_store::{Attributes, Envelope, Geometry, ImportMode, ImportSpec, LayerKind, NewFeature, GpkgStore, Value};
 
 fn square(x: f64, y: f64, d: f64) -> Geometry {
     Geometry::MultiPolygon(vec![vec![vec![[x, y, 0.0], [x + d, y, 0.0], [x + d, y + d, 0.0], [x, y + d, 0.0], [x, y, 0.0]]]])
@@ -9,7 +9,7 @@ fn square(x: f64, y: f64, d: f64) -> Geometry {
 #[test]
 fn memory_and_sqlite_reads_agree() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("s.gpkg")).unwrap();
+    let store = GpkgStore::open(dir.path().join("s.gpkg")).unwrap();
     let mut import = store
         .begin_import(ImportSpec {
             layer: "towns".into(),

@@ -1,27 +1,19 @@
 //! The tile cache: encoded tiles kept compressed, with a byte budget, and the HTTP rules
 //! that go with them (content negotiation, strong ETags, 304 Not Modified).
 //!
-//! Keys name the store layers a tile was made from, so a write to one layer can drop just
-//! the tiles that depend on it.
+//! Keys are typed (`tile_key.rs`) and know the store layers a tile was made from, so a
+//! write to one layer can drop just the tiles that depend on it.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use moka::sync::Cache;
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::sync::{Arc, Mutex, OnceLock};
 
-const GZIP_LEVEL: u32 = 3;
+pub use crate::tile_key::{Place, TileKey, TileKind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TileKey {
-    /// What was rendered, e.g. "mvt:basemap" or "mvt:cadastral".
-    pub kind: String,
-    pub z: u8,
-    pub x: u32,
-    pub y: u32,
-}
+const GZIP_LEVEL: u32 = 3;
 
 /// One encoded tile: raw bytes, gzip made at insertion (every browser asks for it),
 /// brotli made on first demand.
@@ -156,19 +148,6 @@ fn deflate_into(data: &[u8], flush: flate2::FlushCompress, out: &mut Vec<u8>) {
     })
 }
 
-/// Where a tile lies: its grid (0: the XYZ grid of vector tiles and 3D Tiles, 1 + index
-/// of a WMTS tile matrix set) and its zoom, column and row.
-pub type Place = (u8, u8, u32, u32);
-
-/// The place of a cached key, from its kind (`wmts:{layer}:{set}:{ext}` for WMTS).
-pub fn place(key: &TileKey) -> Place {
-    let grid = match key.kind.strip_prefix(crate::ogc::wmts::KIND_PREFIX) {
-        Some(rest) => 1 + crate::ogc::matrix::TileMatrixSet::index_of(rest.split(':').nth(1).unwrap_or("")).unwrap_or(0) as u8,
-        None => 0,
-    };
-    (grid, key.z, key.x, key.y)
-}
-
 #[derive(Clone)]
 pub struct TileCache {
     /// None when caching is off (a budget of 0): every request renders.
@@ -213,10 +192,10 @@ impl TileCache {
                 .eviction_listener(move |k: Arc<TileKey>, _v, cause| {
                     if cause != moka::notification::RemovalCause::Replaced {
                         let mut index = index.lock().unwrap();
-                        if let Some(keys) = index.get_mut(&place(&k)) {
+                        if let Some(keys) = index.get_mut(&k.place()) {
                             keys.retain(|x| x != k.as_ref());
                             if keys.is_empty() {
-                                index.remove(&place(&k));
+                                index.remove(&k.place());
                             }
                         }
                     }
@@ -257,7 +236,7 @@ impl TileCache {
             if let Some((key, false)) = building.get(&build.id) {
                 cache.insert(key.clone(), tile.clone());
                 let mut index = self.by_place.lock().unwrap();
-                let keys = index.entry(place(key)).or_default();
+                let keys = index.entry(key.place()).or_default();
                 if !keys.contains(key) {
                     keys.push(key.clone());
                 }
@@ -268,11 +247,11 @@ impl TileCache {
 
     /// Drops the cached tiles at these places whose kind passes `kind` (and spoils builds
     /// of such tiles under way).
-    pub fn invalidate_places(&self, places: &[Place], kind: impl Fn(&str) -> bool) {
+    pub fn invalidate_places(&self, places: &[Place], kind: impl Fn(&TileKind) -> bool) {
         let wanted: std::collections::HashSet<&Place> = places.iter().collect();
         let mut building = self.building.lock().unwrap();
         for (key, stale) in building.values_mut() {
-            if wanted.contains(&place(key)) && kind(&key.kind) {
+            if wanted.contains(&key.place()) && kind(&key.kind) {
                 *stale = true;
             }
         }
@@ -388,17 +367,17 @@ mod tests {
     #[test]
     fn a_tile_built_across_an_invalidation_is_answered_but_not_kept() {
         let cache = TileCache::new(1 << 20);
-        let key = |x| TileKey { kind: "mvt:basemap".into(), z: 15, x, y: 1 };
+        let key = |x| TileKey::new(TileKind::mvt("basemap"), 15, x, 1);
         let (one, three) = (cache.begin(key(1)), cache.begin(key(3)));
-        cache.invalidate_places(&[place(&key(1))], |k| k == "mvt:basemap"); // a write lands on tile 1 meanwhile
+        cache.invalidate_places(&[key(1).place()], |k| *k == TileKind::mvt("basemap")); // a write lands on tile 1 meanwhile
         let tile = cache.finish(one, CachedTile::new(vec![1, 2, 3]));
         assert_eq!(&tile.raw[..], &[1, 2, 3]);
         assert!(cache.get(&key(1)).is_none(), "the possibly stale tile is not cached");
         cache.finish(three, CachedTile::new(vec![5]));
         assert!(cache.get(&key(3)).is_some(), "a tile the write did not touch is cached");
-        cache.invalidate_places(&[place(&key(3))], |k| k == "mvt:cadastral");
+        cache.invalidate_places(&[key(3).place()], |k| *k == TileKind::mvt("cadastral"));
         assert!(cache.get(&key(3)).is_some(), "another layer's edit leaves it");
-        cache.invalidate_places(&[place(&key(3))], |k| k == "mvt:basemap");
+        cache.invalidate_places(&[key(3).place()], |k| *k == TileKind::mvt("basemap"));
         assert!(cache.get(&key(3)).is_none(), "dropped by place");
         let four = cache.begin(key(4));
         cache.invalidate(|_| true); // a re-import: every tile may be touched

@@ -1,20 +1,10 @@
-//! The configuration file (formosa.toml) and its defaults. Command-line flags override it.
+//! The server's part of the configuration file (`[server]` in formosa.toml) and its
+//! defaults. Command-line flags override it.
 
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-pub const DEFAULT_CONFIG: &str = "formosa.toml";
-pub const DEFAULT_STORE: &str = "data/formosa.gpkg";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// The store file (a GeoPackage).
-    pub store: PathBuf,
-    pub server: ServerConfig,
-    pub import: ImportConfig,
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,19 +41,6 @@ pub struct ServerConfig {
     pub max_map_size: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ImportConfig {
-    /// Storey height used for buildings that give floors but no height (metres).
-    pub storey_height_m: f64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self { store: DEFAULT_STORE.into(), server: ServerConfig::default(), import: ImportConfig::default() }
-    }
-}
-
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -71,7 +48,7 @@ impl Default for ServerConfig {
             cache_mb: 512,
             styles_dir: "styles".into(),
             viewer_dir: "web-viewer".into(),
-            fonts: vec![crate::fonts::DEFAULT_FONT.into()],
+            fonts: vec![formosa_encoders::fonts::DEFAULT_FONT.into()],
             features_in_memory: true,
             geoid_undulation_m: 20.0,
             write_token: None,
@@ -84,38 +61,3 @@ impl Default for ServerConfig {
     }
 }
 
-impl Default for ImportConfig {
-    fn default() -> Self {
-        Self { storey_height_m: 3.3 }
-    }
-}
-
-impl Config {
-    /// Reads `path` if given (it must exist), else ./formosa.toml if present, else defaults.
-    pub fn load(path: Option<&Path>) -> Result<Config, String> {
-        let (path, required) = match path {
-            Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_CONFIG), false),
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(_) if !required => return Ok(Config::default()),
-            Err(e) => return Err(format!("cannot read config {}: {e}", path.display())),
-        };
-        toml::from_str(&text).map_err(|e| format!("config {}: {}", path.display(), e.message()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partial_files_keep_defaults_and_typos_are_refused() {
-        let c: Config = toml::from_str("store = \"x.gpkg\"\n[server]\nbind = \"0.0.0.0:9000\"\n").unwrap();
-        assert_eq!(c.store, PathBuf::from("x.gpkg"));
-        assert_eq!(c.server.bind, "0.0.0.0:9000");
-        assert_eq!(c.import.storey_height_m, 3.3);
-        assert!(toml::from_str::<Config>("[server]\nbnid = \"x\"\n").is_err());
-    }
-}

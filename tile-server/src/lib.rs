@@ -1,25 +1,17 @@
-//! Formosa's server: one HTTP router over the store's encoders, and the library behind the
-//! `formosa` command-line tool.
+//! Formosa's HTTP server: one router over the store traits and the encoders
+//! (`formosa-encoders`). HTTP only: handlers, the tile cache with typed keys, limits, the
+//! tile builders, and the services behind the handlers (edits, invalidation, 3D Tiles
+//! plans). The `formosa` binary (`formosa-cli`) opens a store and calls `server::serve`.
 
+pub mod builders;
+pub mod cache;
 pub mod config;
+pub mod handlers;
+pub mod http;
+pub mod limits;
+pub mod ogc;
 pub mod problem;
 pub mod server;
-pub mod mvt;
-pub mod tiles;
-pub mod cluster;
-pub mod labels;
-pub mod geojson;
-pub mod ogc_features;
-pub mod live;
-pub mod limits;
-pub mod seed;
-pub mod tiles3d;
-pub mod http_3dtiles;
-pub mod http_tiles;
-pub mod cache;
-pub mod builders;
-pub mod fonts;
-pub mod terrain;
-pub mod http_style;
-pub mod render;
-pub mod ogc;
+pub mod services;
+pub mod state;
+pub mod tile_key;

@@ -3,7 +3,7 @@
 //! timeout are tower layers set up in `server.rs`.
 
 use crate::problem::Problem;
-use crate::server::AppState;
+use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -47,8 +47,8 @@ impl RateLimiter {
 }
 
 /// Middleware: 429 with Retry-After and a JSON reason when the client's bucket is empty.
-pub async fn rate_limit(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
-    let Some(limiter) = s.limiter.as_ref() else { return next.run(request).await };
+pub async fn rate_limit(State(limiter): State<Option<Arc<RateLimiter>>>, ConnectInfo(addr): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
+    let Some(limiter) = limiter.as_ref() else { return next.run(request).await };
     match limiter.take(addr.ip()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {

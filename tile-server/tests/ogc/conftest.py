@@ -136,7 +136,7 @@ class Server:
 def server(tmp_path_factory):
     """`formosa demo` on a free port over a fresh store (imports data-fixtures/data)."""
     if not FORMOSA_BIN.exists():
-        pytest.fail(f"{FORMOSA_BIN} is missing: run `cargo build -p formosa-tile-server` first (or set FORMOSA_BIN)")
+        pytest.fail(f"{FORMOSA_BIN} is missing: run `cargo build -p formosa-cli` first (or set FORMOSA_BIN)")
     store = tmp_path_factory.mktemp("formosa-ogc") / "demo.gpkg"
     env = dict(os.environ, FORMOSA_LOG="info")
     env.pop("FORMOSA_CONFIG", None)

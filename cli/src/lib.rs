@@ -1,0 +1,6 @@
+//! The `formosa` command-line tool's library: the configuration file and seeding. The
+//! binary (`main.rs`) sits on top of every crate and is the only place that opens a store
+//! backend.
+
+pub mod config;
+pub mod seed;

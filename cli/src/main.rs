@@ -1,0 +1,415 @@
+//! `formosa`: import agency data into the store, inspect it, and serve the base map.
+
+use clap::{Args, Parser, Subcommand};
+use formosa_importers::kinds::KindSettings;
+use formosa_importers::source::OpenOptions;
+use formosa_importers::{import_imagery, import_terrain, import_vector, ImageryOptions, ImportReport, TerrainOptions, VectorOptions};
+use formosa_cli::config::Config;
+use formosa_cli::seed;
+use formosa_encoders::fonts::Fonts;
+use formosa_encoders::render::style::RenderStyle;
+use formosa_encoders::render::Renderer;
+use formosa_store::{GpkgStore, ImportMode, LayerKind};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+// Tiles are built from many small allocations (rows, rings, attribute values) on every
+// worker thread; mimalloc's per-thread heaps cut glibc malloc's share of a z15 tile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const ABOUT: &str = "Formosa — Taiwan's national 3D base map (國家共通底圖) server.
+
+Imports agency data (cadastral parcels 地籍, utility pipelines 管線, buildings 建物, DEMs
+數值地形模型, other base-map layers) into one embedded store — a GeoPackage file that
+GDAL and QGIS also open — and serves it to web, GIS and 3D clients.";
+
+const EXAMPLES: &str = "Examples:
+  formosa import cadastral parcels.shp --encoding cp950
+  formosa import cadastral old_sheet.shp --append --srs EPSG:3828
+  formosa import pipelines water.gpkg --map depth_m=COVER_M
+  formosa import buildings bldg.shp --storey-height 3.2
+  formosa import terrain dem_20m.tif
+  formosa import imagery typhoon_ortho.tif --layer ortho_20261123
+  formosa import vector towns.geojson --layer towns
+  formosa info
+  formosa serve --bind 0.0.0.0:8080
+  formosa demo            # import the bundled fixtures, then serve them
+
+The store is data/formosa.gpkg unless --store or formosa.toml says otherwise.";
+
+#[derive(Parser)]
+#[command(name = "formosa", version, about = ABOUT, after_help = EXAMPLES)]
+struct Cli {
+    /// The store file (GeoPackage). Default: `store` in formosa.toml, else data/formosa.gpkg.
+    #[arg(long, global = true, env = "FORMOSA_STORE")]
+    store: Option<PathBuf>,
+    /// Configuration file. Default: ./formosa.toml when present.
+    #[arg(long, global = true, env = "FORMOSA_CONFIG")]
+    config: Option<PathBuf>,
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors: no progress bars, no summaries.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import data into the store (atomically: a failed or interrupted import changes nothing).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// List the store's layers: kind, feature count, extent, source, CRS of origin, size.
+    Info {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the store over HTTP.
+    Serve {
+        /// Address to listen on. Default: [server] bind in formosa.toml, else 127.0.0.1:8080.
+        #[arg(long)]
+        bind: Option<String>,
+        /// Tile cache budget in MiB (0 turns the cache off). Default: [server] cache_mb, else 512.
+        #[arg(long)]
+        cache_mb: Option<u64>,
+    },
+    /// Import the bundled fixtures (data-fixtures/data) into a demo store if it is empty, then serve.
+    Demo {
+        #[arg(long)]
+        bind: Option<String>,
+        /// Where the fixtures are.
+        #[arg(long, default_value = "data-fixtures/data")]
+        fixtures: PathBuf,
+        /// Re-import even if the store already has layers.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Pre-render tiles for an area and zoom range into a PMTiles or MBTiles file (the
+    /// same tiles the server answers), e.g. to push the base map to a CDN before a typhoon.
+    #[command(after_help = "Examples:\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 10-16 taipei.pmtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 12-15 --tiles cadastral,buildings parcels.mbtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 8-13 --tiles terrain-rgb terrain.pmtiles\n  formosa seed --bbox 121.55,25.02,121.58,25.05 --zoom 12-18 --tiles raster:basemap basemap-png.mbtiles")]
+    Seed {
+        /// Area as west,south,east,north in degrees (WGS84).
+        #[arg(long)]
+        bbox: String,
+        /// Zoom levels, e.g. 10-16 or 14.
+        #[arg(long, default_value = "0-14")]
+        zoom: String,
+        /// What to render: basemap (every vector layer), a comma-separated list of layers,
+        /// terrain-rgb, or raster:LAYER for rendered PNG tiles (raster:basemap, as WMTS draws them).
+        #[arg(long, default_value = "basemap")]
+        tiles: String,
+        /// Output: .pmtiles (PMTiles v3) or .mbtiles.
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Cadastral parcels (地籍): 地號, 段名, 縣市/鄉鎮代碼, 使用分區, 面積 (computed in TWD97 when absent).
+    Cadastral(VectorArgs),
+    /// Utility lines (管線): 管線種類 (water/gas/power/telecom/sewer), 權屬單位, 管徑 mm, 埋深 m, 材質, 埋設年; 2D or LineStringZ.
+    Pipelines(VectorArgs),
+    /// Building footprints (建物): 高度 m, or 樓層 × storey height; 用途, 構造, 名稱.
+    Buildings {
+        #[command(flatten)]
+        args: VectorArgs,
+        /// Storey height in metres for buildings with floors but no height. Default: formosa.toml, else 3.3.
+        #[arg(long)]
+        storey_height: Option<f64>,
+    },
+    /// A DEM raster (GeoTIFF or any GDAL raster, any CRS, with nodata) into the elevation pyramid.
+    Terrain {
+        /// The DEM file.
+        file: PathBuf,
+        /// CRS of the DEM when the file has none, or to override it (e.g. EPSG:3826).
+        #[arg(long)]
+        srs: Option<String>,
+        /// Deepest pyramid zoom level. Default: the level matching the DEM's cell size.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=18))]
+        max_zoom: Option<u8>,
+    },
+    /// An orthophoto or disaster image (GeoTIFF or any GDAL raster with 8-bit grey/RGB/RGBA
+    /// bands, any CRS) as a WMS/WMTS layer drawn under the base map. Replaces a previous
+    /// image of the same layer name.
+    #[command(after_help = "Example:\n  formosa import imagery typhoon_ortho.tif --layer ortho_20261123\n  (then /wms?…&LAYERS=ortho_20261123 or LAYERS=basemap, which draws it under the map)")]
+    Imagery {
+        /// The image file.
+        file: PathBuf,
+        /// Store layer to write (lower-case letters, digits, '_').
+        #[arg(long, default_value = "imagery")]
+        layer: String,
+        /// CRS of the image when the file has none, or to override it (e.g. EPSG:3826).
+        #[arg(long)]
+        srs: Option<String>,
+        /// Deepest tile zoom level. Default: the level matching the image's cell size.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=21))]
+        max_zoom: Option<u8>,
+    },
+    /// Any other base-map layer (admin boundaries, roads, water, landmarks); needs --layer.
+    Vector(VectorArgs),
+}
+
+#[derive(Args, Clone)]
+struct VectorArgs {
+    /// The source file: Shapefile, GeoPackage, GeoJSON, GML, FileGDB… anything OGR reads.
+    file: PathBuf,
+    /// Store layer to write. Default: the kind's name (cadastral, pipelines, buildings); required for `vector`.
+    #[arg(long)]
+    layer: Option<String>,
+    /// Add to the layer instead of replacing it.
+    #[arg(long)]
+    append: bool,
+    /// Source CRS, when the file has none or it is wrong: EPSG:3826 (TWD97 TM2), EPSG:3825 (TWD97, Penghu/Kinmen/Matsu), EPSG:3828 (TWD67), EPSG:4326.
+    #[arg(long)]
+    srs: Option<String>,
+    /// Attribute encoding of a shapefile without a .cpg, e.g. cp950 (Big5) or utf-8.
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Layer of a multi-layer source (GeoPackage, GML). Default: the first.
+    #[arg(long)]
+    source_layer: Option<String>,
+    /// Map a store column to a source field when the name is not recognised: --map parcel_no=LOTNUM (repeatable).
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    map: Vec<String>,
+    /// Write the full import report (every skipped feature) as JSON to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FORMOSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,formosa={level},formosa_cli={level},formosa_importers={level},formosa_store={level},formosa_encoders={level},formosa_tile_server={level}")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref())?;
+    let store_path = cli.store.clone().unwrap_or_else(|| config.store.clone());
+    let show_progress = !cli.quiet && std::io::stderr().is_terminal();
+    match cli.command {
+        Command::Import(cmd) => {
+            let store = open_store(&store_path)?;
+            let report = run_import(&store, cmd, &config, show_progress)?;
+            if !cli.quiet {
+                print!("{}", report.summary());
+            }
+            Ok(())
+        }
+        Command::Seed { bbox, zoom, tiles, out } => {
+            let store = open_store(&store_path)?;
+            let bbox = seed::parse_bbox(&bbox)?;
+            let (min_zoom, max_zoom) = seed::parse_zooms(&zoom)?;
+            let content = match tiles.as_str() {
+                "terrain-rgb" => seed::Content::TerrainRgb { geoid_undulation_m: config.server.geoid_undulation_m },
+                raster if raster.starts_with("raster:") => {
+                    let style = RenderStyle::load(&config.server.styles_dir.join("basemap.json"))?;
+                    let fonts = Fonts::load(&config.server.fonts);
+                    let renderer = Arc::new(Renderer::new(style, &fonts));
+                    seed::Content::Raster { layer: raster["raster:".len()..].to_string(), renderer }
+                }
+                "basemap" => seed::Content::Vector(formosa_encoders::tiles::basemap_layers(&store)),
+                list => seed::Content::Vector(list.split(',').map(|s| s.trim().to_string()).collect()),
+            };
+            let opts = seed::SeedOptions { bbox, min_zoom, max_zoom, content, out: out.clone(), show_progress };
+            let r = seed::seed(&store, &opts)?;
+            if !cli.quiet {
+                println!(
+                    "{}: {} tiles written of {} in z{min_zoom}–z{max_zoom} ({} empty left out), {:.1} MB, in {:.1} s",
+                    out.display(),
+                    r.tiles_written,
+                    r.tiles_visited,
+                    r.tiles_visited - r.tiles_written,
+                    r.bytes as f64 / 1e6,
+                    r.seconds
+                );
+            }
+            Ok(())
+        }
+        Command::Info { json } => {
+            if !store_path.exists() {
+                return Err(format!("no store at {}: import something first (formosa import --help)", store_path.display()));
+            }
+            let store = open_store(&store_path)?;
+            print_info(&store, json);
+            Ok(())
+        }
+        Command::Serve { bind, cache_mb } => {
+            let store = Arc::new(open_store(&store_path)?);
+            let mut server = config.server.clone();
+            if let Some(b) = bind {
+                server.bind = b;
+            }
+            if let Some(mb) = cache_mb {
+                server.cache_mb = mb;
+            }
+            runtime()?.block_on(formosa_tile_server::server::serve(store, server))
+        }
+        Command::Demo { bind, fixtures, fresh } => {
+            let store = open_store(&store_path)?;
+            if fresh || store.layers().is_empty() {
+                import_fixtures(&store, &fixtures, &config, show_progress, cli.quiet)?;
+                store.reload().map_err(|e| e.to_string())?;
+            } else {
+                tracing::info!("{} already has {} layers; serving them (use --fresh to re-import)", store_path.display(), store.layers().len());
+            }
+            let mut server = config.server.clone();
+            if let Some(b) = bind {
+                server.bind = b;
+            }
+            runtime()?.block_on(formosa_tile_server::server::serve(Arc::new(store), server))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
+}
+
+/// Opens the embedded GeoPackage store at `path` (creating its folder): the one place
+/// that picks a backend.
+fn open_store(path: &Path) -> Result<GpkgStore, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    GpkgStore::open(path).map_err(|e| e.to_string())
+}
+
+fn vector_options(kind: LayerKind, args: &VectorArgs, settings: KindSettings, progress: bool) -> Result<VectorOptions, String> {
+    let layer = match (&args.layer, kind) {
+        (Some(l), _) => l.clone(),
+        (None, LayerKind::Vector) => return Err("`formosa import vector` needs --layer NAME (e.g. --layer towns)".into()),
+        (None, k) => k.as_str().to_string(),
+    };
+    Ok(VectorOptions {
+        path: args.file.clone(),
+        kind,
+        layer,
+        mode: if args.append { ImportMode::Append } else { ImportMode::Replace },
+        open: OpenOptions { source_layer: args.source_layer.clone(), srs: args.srs.clone(), encoding: args.encoding.clone() },
+        field_map: args.map.clone(),
+        settings,
+        progress,
+    })
+}
+
+fn run_import(store: &GpkgStore, cmd: ImportCommand, config: &Config, progress: bool) -> Result<ImportReport, String> {
+    let settings = KindSettings::with_storey_height(config.import.storey_height_m).map_err(|e| format!("[import] storey_height_m: {e}"))?;
+    let (opts, report_file) = match cmd {
+        ImportCommand::Terrain { file, srs, max_zoom } => {
+            return import_terrain(store, &TerrainOptions { path: file, srs, max_zoom, progress }).map_err(|e| e.to_string());
+        }
+        ImportCommand::Imagery { file, layer, srs, max_zoom } => {
+            return import_imagery(store, &ImageryOptions { path: file, layer, srs, max_zoom, progress }).map_err(|e| e.to_string());
+        }
+        ImportCommand::Cadastral(a) => (vector_options(LayerKind::Cadastral, &a, settings, progress)?, a.report),
+        ImportCommand::Pipelines(a) => (vector_options(LayerKind::Pipelines, &a, settings, progress)?, a.report),
+        ImportCommand::Vector(a) => (vector_options(LayerKind::Vector, &a, settings, progress)?, a.report),
+        ImportCommand::Buildings { args, storey_height } => {
+            let s = match storey_height {
+                Some(h) => KindSettings::with_storey_height(h).map_err(|e| format!("--storey-height: {e}"))?,
+                None => settings,
+            };
+            (vector_options(LayerKind::Buildings, &args, s, progress)?, args.report)
+        }
+    };
+    let report = import_vector(store, &opts).map_err(|e| e.to_string())?;
+    if let Some(path) = report_file {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(&path, json).map_err(|e| format!("cannot write report {}: {e}", path.display()))?;
+    }
+    Ok(report)
+}
+
+/// The bundled fixtures and how each is imported.
+fn import_fixtures(store: &GpkgStore, dir: &Path, config: &Config, progress: bool, quiet: bool) -> Result<(), String> {
+    if !dir.is_dir() {
+        return Err(format!("fixtures not found at {} (run from the repository root or pass --fixtures)", dir.display()));
+    }
+    let vector = |kind, file: &str, layer: Option<&str>, append: bool| VectorArgs {
+        file: dir.join(file),
+        layer: layer.map(str::to_string),
+        append,
+        srs: None,
+        encoding: None,
+        source_layer: None,
+        map: vec![],
+        report: None,
+    }
+    .with_kind(kind);
+    let steps = vec![
+        vector("cadastral", "cadastral/taipei_parcels.shp", None, false),
+        vector("cadastral", "cadastral/twd67_sheet.shp", None, true),
+        vector("pipelines", "pipelines/pipelines_2d.gpkg", None, false),
+        vector("pipelines", "pipelines/pipelines_3d.geojson", None, true),
+        vector("buildings", "buildings/buildings.shp", None, false),
+        vector("vector", "admin/counties.geojson", Some("counties"), false),
+        vector("vector", "admin/towns.geojson", Some("towns"), false),
+    ];
+    for cmd in steps {
+        let report = run_import(store, cmd, config, progress)?;
+        if !quiet {
+            print!("{}", report.summary());
+        }
+    }
+    for cmd in [
+        ImportCommand::Terrain { file: dir.join("terrain/dem_twd97_20m.tif"), srs: None, max_zoom: None },
+        ImportCommand::Imagery { file: dir.join("imagery/typhoon_ortho_twd97.tif"), layer: "typhoon_ortho".into(), srs: None, max_zoom: None },
+    ] {
+        let report = run_import(store, cmd, config, progress)?;
+        if !quiet {
+            print!("{}", report.summary());
+        }
+    }
+    Ok(())
+}
+
+impl VectorArgs {
+    fn with_kind(self, kind: &str) -> ImportCommand {
+        match kind {
+            "cadastral" => ImportCommand::Cadastral(self),
+            "pipelines" => ImportCommand::Pipelines(self),
+            "buildings" => ImportCommand::Buildings { args: self, storey_height: None },
+            _ => ImportCommand::Vector(self),
+        }
+    }
+}
+
+fn print_info(store: &GpkgStore, json: bool) {
+    let layers: Vec<_> = store.layers().iter().map(|l| l.info.clone()).collect();
+    if json {
+        let v = serde_json::json!({ "store": store.path().display().to_string(), "size_bytes": store.file_size(), "layers": layers });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return;
+    }
+    println!("store {} ({:.1} MB), {} layers", store.path().display(), store.file_size() as f64 / 1e6, layers.len());
+    println!("{:<14} {:<10} {:>10}  {:<44} {:<10} {:<21} source", "layer", "kind", "count", "extent (lon/lat)", "from CRS", "imported");
+    for l in layers {
+        let extent = l.extent.map_or("-".to_string(), |e| format!("{:.5},{:.5} {:.5},{:.5}", e.min_x, e.min_y, e.max_x, e.max_y));
+        let count = if l.kind == "terrain" || l.kind == "imagery" { format!("{} tiles", l.feature_count) } else { l.feature_count.to_string() };
+        println!("{:<14} {:<10} {:>10}  {:<44} {:<10} {:<21} {}", l.name, l.kind, count, extent, l.source_crs, l.imported_at, l.source);
+    }
+}

@@ -1,0 +1,81 @@
+//! The server's own resources: `/` (the viewer, or a page listing the layers), `/health`,
+//! `/catalog`, and SDF glyphs for labels at `/fonts/`.
+
+use crate::problem::Problem;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use formosa_encoders::fonts::FontError;
+use formosa_encoders::markup::escape_html;
+use serde_json::json;
+
+/// `/health`: layers, how many feature layers have their rows in memory, the store.
+pub async fn health(State(s): State<AppState>) -> Response {
+    let layers = s.store.layers();
+    let feature_layers = layers.iter().filter(|l| l.feature_kind().is_some()).count();
+    let in_memory = layers.iter().filter(|l| s.store.rows_in_memory(&l.name)).count();
+    Json(json!({
+        "status": "ok",
+        "layers": layers.len(),
+        "feature_layers": feature_layers,
+        "feature_layers_in_memory": in_memory,
+        "store": s.store.location(),
+    }))
+    .into_response()
+}
+
+/// Every layer with its kind, extent (lon/lat), count, source and import time.
+pub async fn catalog(State(s): State<AppState>) -> Response {
+    let layers = s.store.layers();
+    Json(json!({ "layers": layers })).into_response()
+}
+
+/// SDF glyphs for labels: `/fonts/{fontstack}/{start}-{end}.pbf`.
+pub async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(String, String)>) -> Result<Response, Problem> {
+    let range = range.strip_suffix(".pbf").unwrap_or(&range).to_string();
+    let fonts = s.fonts.clone();
+    let result = tokio::task::spawn_blocking(move || fonts.range(&fontstack, &range)).await.map_err(|e| Problem::internal(e.to_string()))?;
+    match result {
+        Ok(bytes) => Ok((
+            [(header::CONTENT_TYPE, "application/x-protobuf"), (header::CACHE_CONTROL, "public, max-age=86400")],
+            bytes,
+        )
+            .into_response()),
+        Err(e @ FontError::BadRange(_)) => Err(Problem::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e @ FontError::UnknownFont { .. }) => Err(Problem::not_found(e.to_string())),
+        Err(e) => Err(Problem::internal(e.to_string())),
+    }
+}
+
+
+/// The web viewer when it is installed, else a plain page listing the layers.
+pub async fn index(State(s): State<AppState>) -> Response {
+    let page = s.config.viewer_dir.join("index.html");
+    match tokio::fs::read_to_string(&page).await {
+        Ok(html) => ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response(),
+        Err(_) => landing(&s),
+    }
+}
+
+fn landing(s: &AppState) -> Response {
+    let mut rows = String::new();
+    for i in s.store.layers() {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&i.name),
+            escape_html(&i.kind),
+            i.feature_count,
+            escape_html(&i.source_crs),
+            escape_html(&i.imported_at)
+        ));
+    }
+    let page = format!(
+        "<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\"><title>Formosa 國家共通底圖</title></head>\
+         <body><h1>Formosa — 國家共通底圖</h1><p>Endpoints: <a href=\"/catalog\">/catalog</a>, <a href=\"/health\">/health</a></p>\
+         <table border=\"1\"><tr><th>layer</th><th>kind</th><th>features / tiles</th><th>source CRS</th><th>imported</th></tr>{rows}</table></body></html>"
+    );
+    ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response()
+}
+

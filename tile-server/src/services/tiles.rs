@@ -1,0 +1,74 @@
+//! Tiles through the cache: a cached tile is answered at once; a missing one is made on a
+//! tile builder (`builders.rs`), compressed once and cached. The composite base map is
+//! put together from its layers' cached parts.
+
+use crate::builders::{BuildError, Builders};
+use crate::cache::{CachedTile, TileCache, TileKey, TileKind};
+use crate::problem::Problem;
+use formosa_encoders::tiles;
+use formosa_store::Catalog;
+use std::sync::Arc;
+
+/// The tile cache and the builders that fill it.
+#[derive(Clone)]
+pub struct TileService {
+    pub cache: TileCache,
+    builders: Arc<Builders>,
+}
+
+impl TileService {
+    pub fn new(cache: TileCache, builders: Arc<Builders>) -> TileService {
+        TileService { cache, builders }
+    }
+
+    /// The cached tile for `key`, or one made by `make` on a tile builder, then compressed
+    /// (unless `precompressed`) and cached.
+    pub async fn cached_or_made(&self, key: TileKey, precompressed: bool, make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
+        self.cached_or_built(key, move || make().map(|raw| if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) })).await
+    }
+
+    /// `cached_or_made` for a maker that encodes the cached form itself.
+    pub async fn cached_or_built(&self, key: TileKey, make: impl FnOnce() -> Result<CachedTile, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
+        if let Some(tile) = self.cache.get(&key) {
+            return Ok(tile);
+        }
+        let cache = self.cache.clone();
+        self.run(move || {
+            if let Some(tile) = cache.get(&key) {
+                return Ok(tile); // made by a request that reached a builder before us
+            }
+            let build = cache.begin(key);
+            Ok(cache.finish(build, make()?))
+        })
+        .await
+        .map_err(Problem::from)?
+    }
+
+    /// Runs CPU-bound drawing (tiles, maps, plans) on one of the tile-builder threads: a
+    /// surge queues instead of time-slicing.
+    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, BuildError> {
+        self.builders.run(f).await
+    }
+}
+
+/// The composite tile from its layers' parts — an MVT tile is a sequence of layers, so
+/// concatenating the parts is the whole tile, and their deflate streams its gzip — each
+/// part taken from the cache or built and kept. A write to one layer (an incident) then
+/// rebuilds and compresses that layer's small part only, not the parcels and buildings
+/// around it.
+pub fn composite(store: &dyn Catalog, cache: &TileCache, layers: &[String], z: u8, x: u32, y: u32) -> Result<CachedTile, Problem> {
+    let mut parts = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let key = TileKey::new(TileKind::mvt_part(layer), z, x, y);
+        let part = match cache.get(&key) {
+            Some(part) => part,
+            None => {
+                let build = cache.begin(key);
+                let raw = tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y).map_err(Problem::from)?;
+                cache.finish(build, CachedTile::part(raw))
+            }
+        };
+        parts.push(part);
+    }
+    Ok(CachedTile::from_parts(&parts))
+}

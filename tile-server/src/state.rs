@@ -1,0 +1,64 @@
+//! What every handler shares: the store, the tile service (cache and builders), the
+//! decoded-raster caches, the renderer and fonts, and the configuration.
+
+use crate::builders::Builders;
+use crate::cache::TileCache;
+use crate::config::ServerConfig;
+use crate::limits::RateLimiter;
+use crate::services::invalidation;
+use crate::services::plans::Plans;
+use crate::services::tiles::TileService;
+use formosa_encoders::fonts::Fonts;
+use formosa_encoders::render::imagery::ImageryCache;
+use formosa_encoders::render::style::RenderStyle;
+use formosa_encoders::render::Renderer;
+use formosa_encoders::terrain::heights::ElevationCache;
+use formosa_store::{Change, Store};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// The tile cache and the builders: one thread per core draws every tile and map, so
+    /// a surge queues (first come, first served) instead of time-slicing dozens of builds
+    /// at once, which kept every request slow (see docs/ARCHITECTURE.md).
+    pub tiles: TileService,
+    /// 3D Tiles plans per layer.
+    pub plans: Plans,
+    /// Per-client request rate limit, when configured.
+    pub limiter: Option<Arc<RateLimiter>>,
+    /// Committed live edits, to the change stream's subscribers.
+    pub changes: tokio::sync::broadcast::Sender<Change>,
+    /// Decoded elevation tiles for the terrain encoders.
+    pub elevation: ElevationCache,
+    /// Decoded imagery tiles for WMS/WMTS.
+    pub imagery: ImageryCache,
+    pub fonts: Fonts,
+    /// styles/basemap.json, read once, for WMS and WMTS.
+    pub renderer: Arc<Renderer>,
+    pub config: Arc<ServerConfig>,
+}
+
+impl AppState {
+    /// The shared state over `store`. Subscribes to the store's edits: each committed edit
+    /// drops the tiles it touches, then goes out on the change feed.
+    pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
+        let fonts = Fonts::load(&config.fonts);
+        let cache = TileCache::new(config.cache_mb * 1024 * 1024);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let tiles = TileService::new(cache.clone(), Arc::new(Builders::new(cores)));
+        let limiter = (config.rate_limit_per_s > 0.0).then(|| Arc::new(RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst)));
+        let style_path = config.styles_dir.join("basemap.json");
+        let style = RenderStyle::load(&style_path).unwrap_or_else(|e| {
+            tracing::error!("WMS/WMTS maps will be empty: {e}");
+            RenderStyle { name: "none".into(), layers: Vec::new() }
+        });
+        let renderer = Arc::new(Renderer::new(style, &fonts));
+        let changes = tokio::sync::broadcast::channel(1024).0;
+        let feed = changes.clone();
+        store.subscribe(invalidation::listener(cache, Arc::downgrade(&store), move |c| {
+            let _ = feed.send(c.clone());
+        }));
+        AppState { store, tiles, limiter, plans: Plans::default(), changes, elevation: ElevationCache::new(256), imagery: ImageryCache::new(512), fonts, renderer, config: Arc::new(config) }
+    }
+}
