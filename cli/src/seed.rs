@@ -184,7 +184,7 @@ fn make(store: &dyn Source, rasters: Rasters, grid: &TileMatrixSet, content: &Co
             Ok((!raw.is_empty()).then(|| CachedTile::new(raw).gzip.to_vec()))
         }
         Content::TerrainRgb { geoid_undulation_m } => rgb::png(store, rasters.elevation, z, x, y, *geoid_undulation_m).map_err(|e| e.to_string()),
-        Content::Raster { layer, renderer } => renderer.render_tile(store, rasters, grid, z as usize, y, x, layer, ImageFormat::Png).map(Some),
+        Content::Raster { layer, renderer } => formosa_encoders::wmts::render_tile(renderer, store, rasters, grid, z as usize, y, x, layer, ImageFormat::Png).map(Some),
     }
 }
 

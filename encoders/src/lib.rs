@@ -7,7 +7,8 @@
 //! - `terrain`: quantized-mesh-1.0 and terrain-RGB from the elevation pyramid;
 //! - `tiles3d`: OGC 3D Tiles 1.1 for buildings and pipelines;
 //! - `render`: the base-map style drawn on the server (WMS/WMTS maps), with `grids` (the
-//!   WMTS tile matrix sets), `legend` and `feature_info`;
+//!   WMTS tile matrix sets), `wmts` (one rendered tile of a grid), `legend` and
+//!   `feature_info`;
 //! - `fonts` (SDF glyph ranges), `geojson`, `markup` (XML/HTML escaping).
 
 pub mod cluster;
@@ -23,3 +24,4 @@ pub mod render;
 pub mod terrain;
 pub mod tiles;
 pub mod tiles3d;
+pub mod wmts;

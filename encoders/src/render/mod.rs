@@ -21,9 +21,7 @@ pub mod encode;
 pub mod style;
 pub mod text;
 
-use crate::grids::TileMatrixSet;
 use crate::labels::{label_point, LABEL_SUFFIX};
-use encode::ImageFormat;
 use crate::terrain::heights::{ElevationCache, Sampler};
 use color::Rgba;
 use crs::MapCrs;
@@ -315,17 +313,6 @@ impl Renderer {
             place_and_draw_labels(&mut pixmap, font, labels);
         }
         Ok(pixmap)
-    }
-
-    /// One encoded WMTS tile of `layer` (the server's and `formosa seed`'s): the base map
-    /// is opaque, a single layer an overlay (transparent unless JPEG); labels up to the
-    /// margin outside the tile are placed.
-    #[allow(clippy::too_many_arguments)]
-    pub fn render_tile(&self, store: &dyn Source, rasters: Rasters, set: &TileMatrixSet, level: usize, row: u32, col: u32, layer: &str, format: ImageFormat) -> Result<Vec<u8>, String> {
-        let transparent = layer != BASEMAP && format != ImageFormat::Jpeg;
-        let req = MapRequest { view: set.tile_view(level, row, col), layers: vec![layer.to_string()], transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX };
-        let pixmap = self.render(store, Some(rasters), &req).map_err(|e| e.to_string())?;
-        encode::encode(&pixmap, format)
     }
 
     /// What to draw, bottom to top: for each requested layer its style layers in style

@@ -137,7 +137,7 @@ async fn tile(s: &AppState, headers: &HeaderMap, a: &TileAddress, format: ImageF
     let layer = a.layer.clone();
     let made = s.tiles.cached_or_made(key, true, move || {
         let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
-        state.renderer.render_tile(&*state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
+        formosa_encoders::wmts::render_tile(&state.renderer, &*state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
     })
     .await
     .map_err(|p| OgcError::internal(p.detail))?;
