@@ -96,10 +96,7 @@ pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     }
     conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
         let blob: Option<Vec<u8>> = ctx.get(0)?;
-        Ok(match blob {
-            None => None,
-            Some(b) => Some(b.len() < 4 || b[3] & 0x10 != 0),
-        })
+        Ok(blob.map(|b| b.len() < 4 || b[3] & 0x10 != 0))
     })?;
     Ok(())
 }
