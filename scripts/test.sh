@@ -7,6 +7,7 @@
 #     Debian's python (/usr/bin/python3: the apt packages, not a pyenv shim).
 #  3. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
 #     validated with MapLibre's style spec, the viewer in headless Chromium.
+#  0. `cargo fmt --check` (rustfmt.toml) and `cargo clippy -D warnings` on the workspace.
 #  4. The cargo-fuzz targets in fuzz/, each for FORMOSA_FUZZ_SECONDS (default 30) from
 #     the seeds in fuzz/seeds: whole requests through the router, the request parsers,
 #     the importers' attribute handling. A crash is kept in fuzz/artifacts/.
@@ -14,6 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
 status=0
+# Formatting and lints first: cheap, and a failure says exactly what to fix.
+cargo fmt --all --check || status=$?
+cargo clippy --workspace --all-targets --quiet -- -D warnings || status=$?
 cargo test --workspace --no-fail-fast || status=$?
 cargo build -p formosa-cli
 /usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?

@@ -44,14 +44,6 @@ fn main() {
     });
     let content_s = t.elapsed().as_secs_f64();
     let n = plan.feature_count() as f64;
-    println!(
-        "content: {} GLBs, {:.0} MiB, {content_s:.2} s on {workers} threads",
-        tiles.len(),
-        out_bytes.load(Ordering::Relaxed) as f64 / 1048576.0
-    );
-    println!(
-        "RESULT {layer}: {:.0} features/s for content alone, {:.0} features/s including the plan (goal for buildings: ≥ 20,000/s)",
-        n / content_s,
-        n / (content_s + plan_s)
-    );
+    println!("content: {} GLBs, {:.0} MiB, {content_s:.2} s on {workers} threads", tiles.len(), out_bytes.load(Ordering::Relaxed) as f64 / 1048576.0);
+    println!("RESULT {layer}: {:.0} features/s for content alone, {:.0} features/s including the plan (goal for buildings: ≥ 20,000/s)", n / content_s, n / (content_s + plan_s));
 }

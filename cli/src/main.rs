@@ -1,14 +1,14 @@
 //! `formosa`: import agency data into the store, inspect it, and serve the base map.
 
 use clap::{Args, Parser, Subcommand};
-use formosa_importers::kinds::KindSettings;
-use formosa_importers::source::OpenOptions;
-use formosa_importers::{import_imagery, import_terrain, import_vector, ImageryOptions, ImportReport, TerrainOptions, VectorOptions};
 use formosa_cli::config::Config;
 use formosa_cli::seed;
 use formosa_encoders::fonts::Fonts;
 use formosa_encoders::render::style::RenderStyle;
 use formosa_encoders::render::Renderer;
+use formosa_importers::kinds::KindSettings;
+use formosa_importers::source::OpenOptions;
+use formosa_importers::{import_imagery, import_terrain, import_vector, ImageryOptions, ImportReport, TerrainOptions, VectorOptions};
 use formosa_store::{GpkgStore, ImportMode, LayerKind};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -92,7 +92,9 @@ enum Command {
     },
     /// Pre-render tiles for an area and zoom range into a PMTiles or MBTiles file (the
     /// same tiles the server answers), e.g. to push the base map to a CDN before a typhoon.
-    #[command(after_help = "Examples:\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 10-16 taipei.pmtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 12-15 --tiles cadastral,buildings parcels.mbtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 8-13 --tiles terrain-rgb terrain.pmtiles\n  formosa seed --bbox 121.55,25.02,121.58,25.05 --zoom 12-18 --tiles raster:basemap basemap-png.mbtiles")]
+    #[command(
+        after_help = "Examples:\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 10-16 taipei.pmtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 12-15 --tiles cadastral,buildings parcels.mbtiles\n  formosa seed --bbox 121.45,24.95,121.67,25.10 --zoom 8-13 --tiles terrain-rgb terrain.pmtiles\n  formosa seed --bbox 121.55,25.02,121.58,25.05 --zoom 12-18 --tiles raster:basemap basemap-png.mbtiles"
+    )]
     Seed {
         /// Area as west,south,east,north in degrees (WGS84).
         #[arg(long)]
@@ -137,7 +139,9 @@ enum ImportCommand {
     /// An orthophoto or disaster image (GeoTIFF or any GDAL raster with 8-bit grey/RGB/RGBA
     /// bands, any CRS) as a WMS/WMTS layer drawn under the base map. Replaces a previous
     /// image of the same layer name.
-    #[command(after_help = "Example:\n  formosa import imagery typhoon_ortho.tif --layer ortho_20261123\n  (then /wms?…&LAYERS=ortho_20261123 or LAYERS=basemap, which draws it under the map)")]
+    #[command(
+        after_help = "Example:\n  formosa import imagery typhoon_ortho.tif --layer ortho_20261123\n  (then /wms?…&LAYERS=ortho_20261123 or LAYERS=basemap, which draws it under the map)"
+    )]
     Imagery {
         /// The image file.
         file: PathBuf,
@@ -189,8 +193,11 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FORMOSA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,formosa={level},formosa_cli={level},formosa_importers={level},formosa_store={level},formosa_encoders={level},formosa_tile_server={level}")));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FORMOSA_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!(
+            "warn,formosa={level},formosa_cli={level},formosa_importers={level},formosa_store={level},formosa_encoders={level},formosa_tile_server={level}"
+        ))
+    });
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
@@ -349,17 +356,9 @@ fn import_fixtures(store: &GpkgStore, dir: &Path, config: &Config, progress: boo
     if !dir.is_dir() {
         return Err(format!("fixtures not found at {} (run from the repository root or pass --fixtures)", dir.display()));
     }
-    let vector = |kind, file: &str, layer: Option<&str>, append: bool| VectorArgs {
-        file: dir.join(file),
-        layer: layer.map(str::to_string),
-        append,
-        srs: None,
-        encoding: None,
-        source_layer: None,
-        map: vec![],
-        report: None,
-    }
-    .with_kind(kind);
+    let vector = |kind, file: &str, layer: Option<&str>, append: bool| {
+        VectorArgs { file: dir.join(file), layer: layer.map(str::to_string), append, srs: None, encoding: None, source_layer: None, map: vec![], report: None }.with_kind(kind)
+    };
     let steps = vec![
         vector("cadastral", "cadastral/taipei_parcels.shp", None, false),
         vector("cadastral", "cadastral/twd67_sheet.shp", None, true),

@@ -111,6 +111,9 @@ fn tile_list(bbox: &Envelope, min_zoom: u8, max_zoom: u8) -> Vec<(u64, u8, u32, 
     tiles
 }
 
+/// One tile as made: its stored bytes, None when empty, or why it failed.
+type Made = Result<Option<Vec<u8>>, String>;
+
 /// Seeds `opts.out` (written to a temporary name and renamed at the end: a failed or
 /// interrupted seed never leaves a half archive under the real name).
 pub fn seed(store: &dyn Source, opts: &SeedOptions) -> Result<SeedReport, String> {
@@ -146,8 +149,8 @@ pub fn seed(store: &dyn Source, opts: &SeedOptions) -> Result<SeedReport, String
     let mut report = SeedReport { tiles_visited: tiles.len() as u64, ..SeedReport::default() };
     for batch in tiles.chunks(1024) {
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let made: Vec<Result<Option<Vec<u8>>, String>> = {
-            let results: Vec<std::sync::Mutex<Option<Result<Option<Vec<u8>>, String>>>> = batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let made: Vec<Made> = {
+            let results: Vec<std::sync::Mutex<Option<Made>>> = batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
             std::thread::scope(|s| {
                 for _ in 0..workers {
                     s.spawn(|| loop {
@@ -189,7 +192,8 @@ fn make(store: &dyn Source, rasters: Rasters, grid: &TileMatrixSet, content: &Co
 }
 
 enum Sink {
-    PmTiles(pmtiles::PmTilesStreamWriter<std::io::BufWriter<std::fs::File>>),
+    // Boxed: the stream writer is far larger than an SQLite connection handle.
+    PmTiles(Box<pmtiles::PmTilesStreamWriter<std::io::BufWriter<std::fs::File>>>),
     MbTiles(rusqlite::Connection),
 }
 
@@ -228,7 +232,7 @@ impl Sink {
                     .metadata(json!({ "name": name, "vector_layers": vector_layers, "attribution": "Formosa" }).to_string());
                 w = if tile_type == TileType::Mvt { w.precompressed(Compression::Gzip) } else { w.precompressed(Compression::None) };
                 let writer = w.create(std::io::BufWriter::new(file)).map_err(|e| format!("PMTiles: {e}"))?;
-                Ok(Sink::PmTiles(writer))
+                Ok(Sink::PmTiles(Box::new(writer)))
             }
             Format::MbTiles => {
                 let conn = rusqlite::Connection::open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
@@ -274,10 +278,8 @@ impl Sink {
 
     fn finish(self) -> Result<(), String> {
         match self {
-            Sink::PmTiles(w) => w.finalize().map_err(|e| format!("PMTiles: {e}")),
-            Sink::MbTiles(c) => c
-                .execute_batch("CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row); COMMIT;")
-                .map_err(|e| format!("MBTiles: {e}")),
+            Sink::PmTiles(w) => (*w).finalize().map_err(|e| format!("PMTiles: {e}")),
+            Sink::MbTiles(c) => c.execute_batch("CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row); COMMIT;").map_err(|e| format!("MBTiles: {e}")),
         }
     }
 }

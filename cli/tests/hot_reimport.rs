@@ -46,7 +46,9 @@ fn a_layer_replaced_while_serving_is_swapped_in() {
     // A three-building replacement, imported by another process.
     let small = dir.path().join("three.geojson");
     let square = |x: f64| format!("[[[{x},25.030],[{},25.030],[{},25.0303],[{x},25.0303],[{x},25.030]]]", x + 0.0003, x + 0.0003);
-    let features: Vec<String> = (0..3).map(|i| format!(r#"{{"type":"Feature","properties":{{"樓層":{}}},"geometry":{{"type":"Polygon","coordinates":{}}}}}"#, i + 2, square(121.56 + i as f64 * 0.001))).collect();
+    let features: Vec<String> = (0..3)
+        .map(|i| format!(r#"{{"type":"Feature","properties":{{"樓層":{}}},"geometry":{{"type":"Polygon","coordinates":{}}}}}"#, i + 2, square(121.56 + i as f64 * 0.001)))
+        .collect();
     std::fs::write(&small, format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))).unwrap();
     formosa_ok(&store, &["import", "buildings", small.to_str().unwrap()]);
     let started = std::time::Instant::now();

@@ -113,10 +113,7 @@ fn twd67_sheet_lands_in_taipei_with_the_datum_shift() {
     let sheet = fixture("cadastral/twd67_sheet.shp");
     formosa_ok(&store, &["import", "cadastral", &sheet, "--layer", "sheet67"]);
     let s = store.display().to_string();
-    let ours: Vec<f64> = ogr_sql(&s, "SELECT min(minx), min(miny), max(maxx), max(maxy) FROM rtree_sheet67_geom")
-        .iter()
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let ours: Vec<f64> = ogr_sql(&s, "SELECT min(minx), min(miny), max(maxx), max(maxy) FROM rtree_sheet67_geom").iter().map(|v| v.parse().unwrap()).collect();
     // Back in TWD97 TM2 (an independent PROJ call), the sheet lies in the fixture area.
     let corners = format!("{} {}\n{} {}\n", ours[0], ours[1], ours[2], ours[3]);
     let out = std::process::Command::new("gdaltransform")

@@ -5,8 +5,8 @@
 mod common;
 use common::*;
 use formosa_encoders::terrain::heights::ElevationCache;
-use formosa_store::GpkgStore;
 use formosa_encoders::terrain::quantized_mesh::{max_error, tile, to_ecef};
+use formosa_store::GpkgStore;
 
 struct Reader<'a> {
     b: &'a [u8],

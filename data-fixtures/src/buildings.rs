@@ -31,37 +31,14 @@ pub struct BuildingRecord {
 
 // Names are composed from parts so that, like in real registers, a few repeat
 // but landmarks do not appear five times.
-const SCHOOL_NAMES: &[&str] = &[
-    "仁愛", "興雅", "永吉", "三興", "福德", "金華", "龍安", "光復", "敦化", "吳興",
-];
-const OFFICES: &[&str] = &[
-    "區公所",
-    "區戶政事務所",
-    "區健康服務中心",
-    "地政事務所",
-    "運動中心",
-    "分局",
-];
-const FIRMS: &[&str] = &[
-    "國泰", "富邦", "新光", "遠東", "統一", "宏泰", "華南", "兆豐", "台新", "冠德", "潤泰", "遠雄",
-];
-const TOWERS: &[&str] = &[
-    "信義大樓",
-    "金融大樓",
-    "商業大樓",
-    "企業總部",
-    "廣場",
-    "世紀大樓",
-];
+const SCHOOL_NAMES: &[&str] = &["仁愛", "興雅", "永吉", "三興", "福德", "金華", "龍安", "光復", "敦化", "吳興"];
+const OFFICES: &[&str] = &["區公所", "區戶政事務所", "區健康服務中心", "地政事務所", "運動中心", "分局"];
+const FIRMS: &[&str] = &["國泰", "富邦", "新光", "遠東", "統一", "宏泰", "華南", "兆豐", "台新", "冠德", "潤泰", "遠雄"];
+const TOWERS: &[&str] = &["信義大樓", "金融大樓", "商業大樓", "企業總部", "廣場", "世紀大樓"];
 
 /// Footprints and attributes of one block's buildings. `p_build` is the chance
 /// an ordinary lot carries a building (the large benchmark lowers it).
-pub fn block_buildings(
-    grid: &Grid,
-    b: &Block,
-    parcels: &[Parcel],
-    p_build: f64,
-) -> Vec<BuildingRecord> {
+pub fn block_buildings(grid: &Grid, b: &Block, parcels: &[Parcel], p_build: f64) -> Vec<BuildingRecord> {
     let mut r = Rng::derive(grid.seed, &[T_BUILDING, b.i, b.j]);
     let district = match grid.section(b).town_code {
         DAAN => "大安",
@@ -106,43 +83,23 @@ pub fn block_buildings(
                     geom: world(&shape),
                 });
             }
-            Slot::Lot {
-                s0,
-                t0,
-                s1,
-                t1,
-                front_low,
-            } => {
+            Slot::Lot { s0, t0, s1, t1, front_low } => {
                 if !r.chance(p_build) {
                     continue;
                 }
                 // Buildings fill the lot's width and most of its depth from the
                 // street front (typical Taipei row/apartment buildings).
                 let depth = (t1 - t0) * r.range(0.7, 1.0);
-                let (bt0, bt1) = if front_low {
-                    (t0, t0 + depth)
-                } else {
-                    (t1 - depth, t1)
-                };
+                let (bt0, bt1) = if front_low { (t0, t0 + depth) } else { (t1 - depth, t1) };
                 let shape = if s1 - s0 >= 14.0 && depth >= 14.0 && r.chance(0.35) {
                     // L-shape: a back corner left open as a light well / yard.
-                    let cut_s = if r.chance(0.5) {
-                        s0 + (s1 - s0) * r.range(0.4, 0.6)
-                    } else {
-                        s1 - (s1 - s0) * r.range(0.4, 0.6)
-                    };
+                    let cut_s = if r.chance(0.5) { s0 + (s1 - s0) * r.range(0.4, 0.6) } else { s1 - (s1 - s0) * r.range(0.4, 0.6) };
                     l_shape(s0, bt0, s1, bt1, cut_s, front_low, &mut r)
                 } else {
                     rect(s0, bt0, s1, bt1)
                 };
                 let (usage, floors, name) = lot_attributes(p.zone, district, &mut r);
-                out.push(BuildingRecord {
-                    floors,
-                    usage,
-                    structure: structure(floors, &mut r),
-                    name,
-                    geom: world(&shape),
-                });
+                out.push(BuildingRecord { floors, usage, structure: structure(floors, &mut r), name, geom: world(&shape) });
             }
         }
     }
@@ -150,11 +107,7 @@ pub fn block_buildings(
 }
 
 /// Use, floors and (rarely) a name for an ordinary lot's building.
-fn lot_attributes(
-    zone: Zone,
-    district: &str,
-    r: &mut Rng,
-) -> (&'static str, Option<i64>, Option<String>) {
+fn lot_attributes(zone: Zone, district: &str, r: &mut Rng) -> (&'static str, Option<i64>, Option<String>) {
     let (usage, floors) = match zone {
         Zone::Commercial => {
             let u = r.weighted(&[("商業", 0.5), ("辦公", 0.4), ("住宅", 0.1)]);
@@ -164,12 +117,7 @@ fn lot_attributes(
         _ => {
             // 4–5 storey walk-ups (公寓) dominate; newer 大樓 are 12–25 storeys.
             let u = r.weighted(&[("住宅", 0.88), ("商業", 0.1), ("宗教", 0.02)]);
-            let f = r.weighted(&[
-                ((3, 5), 0.45),
-                ((6, 7), 0.2),
-                ((8, 15), 0.27),
-                ((16, 25), 0.08),
-            ]);
+            let f = r.weighted(&[((3, 5), 0.45), ((6, 7), 0.2), ((8, 15), 0.27), ((16, 25), 0.08)]);
             (u, r.int(f.0, f.1))
         }
     };
@@ -181,9 +129,7 @@ fn lot_attributes(
     };
     let name = match (zone, usage) {
         (Zone::Government, _) if r.chance(0.5) => Some(format!("{district}{}", r.pick(OFFICES))),
-        (Zone::Commercial, "商業" | "辦公") if r.chance(0.04) => {
-            Some(format!("{}{}", r.pick(FIRMS), r.pick(TOWERS)))
-        }
+        (Zone::Commercial, "商業" | "辦公") if r.chance(0.04) => Some(format!("{}{}", r.pick(FIRMS), r.pick(TOWERS))),
         _ => None,
     };
     (usage, floors, name)
@@ -203,74 +149,26 @@ fn rect(s0: f64, t0: f64, s1: f64, t1: f64) -> Polygon {
 
 /// An L: the rectangle [s0,s1]x[t0,t1] minus the back corner on one side of
 /// `cut_s` (back = away from the street front), 30–50% of the depth.
-fn l_shape(
-    s0: f64,
-    t0: f64,
-    s1: f64,
-    t1: f64,
-    cut_s: f64,
-    front_low: bool,
-    r: &mut Rng,
-) -> Polygon {
+fn l_shape(s0: f64, t0: f64, s1: f64, t1: f64, cut_s: f64, front_low: bool, r: &mut Rng) -> Polygon {
     let d = (t1 - t0) * r.range(0.3, 0.5);
     let cut_left = cut_s - s0 < s1 - cut_s; // remove the narrower side
     let pts: Vec<Pt> = match (front_low, cut_left) {
         // Back is the high-t side.
-        (true, true) => vec![
-            (s0, t0),
-            (s1, t0),
-            (s1, t1),
-            (cut_s, t1),
-            (cut_s, t1 - d),
-            (s0, t1 - d),
-        ],
-        (true, false) => vec![
-            (s0, t0),
-            (s1, t0),
-            (s1, t1 - d),
-            (cut_s, t1 - d),
-            (cut_s, t1),
-            (s0, t1),
-        ],
+        (true, true) => vec![(s0, t0), (s1, t0), (s1, t1), (cut_s, t1), (cut_s, t1 - d), (s0, t1 - d)],
+        (true, false) => vec![(s0, t0), (s1, t0), (s1, t1 - d), (cut_s, t1 - d), (cut_s, t1), (s0, t1)],
         // Back is the low-t side.
-        (false, true) => vec![
-            (s0, t0 + d),
-            (cut_s, t0 + d),
-            (cut_s, t0),
-            (s1, t0),
-            (s1, t1),
-            (s0, t1),
-        ],
-        (false, false) => vec![
-            (s0, t0),
-            (cut_s, t0),
-            (cut_s, t0 + d),
-            (s1, t0 + d),
-            (s1, t1),
-            (s0, t1),
-        ],
+        (false, true) => vec![(s0, t0 + d), (cut_s, t0 + d), (cut_s, t0), (s1, t0), (s1, t1), (s0, t1)],
+        (false, false) => vec![(s0, t0), (cut_s, t0), (cut_s, t0 + d), (s1, t0 + d), (s1, t1), (s0, t1)],
     };
     Polygon::simple(pts)
 }
 
 /// Write buildings of `blocks` (stopping at `limit`) to a UTF-8 Shapefile in
 /// EPSG:3826. Returns the number written.
-pub fn write_buildings(
-    path: &Path,
-    grid: &Grid,
-    blocks: impl Iterator<Item = Block>,
-    limit: usize,
-    p_build: f64,
-    progress: &mut Progress,
-) -> Result<usize> {
+pub fn write_buildings(path: &Path, grid: &Grid, blocks: impl Iterator<Item = Block>, limit: usize, p_build: f64, progress: &mut Progress) -> Result<usize> {
     let mut ds = gdalio::create_vector("ESRI Shapefile", path)?;
     let srs = gdalio::srs(3826)?;
-    let layer = ds.create_layer(LayerOptions {
-        name: "buildings",
-        srs: Some(&srs),
-        ty: OGRwkbGeometryType::wkbPolygon,
-        options: Some(&["ENCODING=UTF-8", DBF_DATE]),
-    })?;
+    let layer = ds.create_layer(LayerOptions { name: "buildings", srs: Some(&srs), ty: OGRwkbGeometryType::wkbPolygon, options: Some(&["ENCODING=UTF-8", DBF_DATE]) })?;
     gdalio::create_fields(&layer, BUILDING_FIELDS)?;
     let mut w = FeatureWriter::new(&layer)?;
     let mut n = 0;

@@ -47,16 +47,8 @@ pub fn block_records(grid: &Grid, b: &Block, parcels: &[Parcel]) -> Vec<ParcelRe
     parcels
         .iter()
         .map(|p| {
-            let parts: Vec<Polygon> = p
-                .parts
-                .iter()
-                .map(|poly| poly.map(|q| grid.world(q)))
-                .collect();
-            let geom = if parts.len() == 1 {
-                Geom::Polygon(parts.into_iter().next().unwrap())
-            } else {
-                Geom::MultiPolygon(parts)
-            };
+            let parts: Vec<Polygon> = p.parts.iter().map(|poly| poly.map(|q| grid.world(q))).collect();
+            let geom = if parts.len() == 1 { Geom::Polygon(parts.into_iter().next().unwrap()) } else { Geom::MultiPolygon(parts) };
             // Area left empty on ~10% of parcels, as in real exports.
             let null_area = Rng::derive(grid.seed, &[T_AREA, b.i, b.j, p.sub as i64]).chance(0.1);
             let area = (!null_area).then(|| (geom.area() * 100.0).round() / 100.0);
@@ -75,37 +67,15 @@ pub fn block_records(grid: &Grid, b: &Block, parcels: &[Parcel]) -> Vec<ParcelRe
 
 /// Write parcels of `blocks` (stopping at `limit` parcels) to a Shapefile in
 /// EPSG:3826 with a cp950 DBF. Returns the number written.
-pub fn write_parcels_cp950(
-    path: &Path,
-    grid: &Grid,
-    blocks: impl Iterator<Item = Block>,
-    limit: usize,
-    progress: &mut Progress,
-) -> Result<usize> {
+pub fn write_parcels_cp950(path: &Path, grid: &Grid, blocks: impl Iterator<Item = Block>, limit: usize, progress: &mut Progress) -> Result<usize> {
     write_parcels(path, grid, blocks, limit, "ENCODING=CP950", progress)
 }
 
-pub fn write_parcels(
-    path: &Path,
-    grid: &Grid,
-    blocks: impl Iterator<Item = Block>,
-    limit: usize,
-    encoding_option: &str,
-    progress: &mut Progress,
-) -> Result<usize> {
+pub fn write_parcels(path: &Path, grid: &Grid, blocks: impl Iterator<Item = Block>, limit: usize, encoding_option: &str, progress: &mut Progress) -> Result<usize> {
     let mut ds = gdalio::create_vector("ESRI Shapefile", path)?;
     let srs = gdalio::srs(3826)?;
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("parcels")
-        .to_string();
-    let layer = ds.create_layer(LayerOptions {
-        name: &name,
-        srs: Some(&srs),
-        ty: OGRwkbGeometryType::wkbPolygon,
-        options: Some(&[encoding_option, DBF_DATE]),
-    })?;
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("parcels").to_string();
+    let layer = ds.create_layer(LayerOptions { name: &name, srs: Some(&srs), ty: OGRwkbGeometryType::wkbPolygon, options: Some(&[encoding_option, DBF_DATE]) })?;
     gdalio::create_fields(&layer, PARCEL_FIELDS)?;
     let mut w = FeatureWriter::new(&layer)?;
     let mut n = 0;
@@ -132,14 +102,7 @@ pub fn write_parcels(
 }
 
 /// Fields of the TWD67 sheet: an older export with English field names, UTF-8.
-pub const TWD67_FIELDS: &[Field] = &[
-    string("LANDNO", 9),
-    string("SECTION", 40),
-    string("COUNTY", 5),
-    string("TOWN", 8),
-    string("ZONE", 24),
-    real("AREA", 12, 2),
-];
+pub const TWD67_FIELDS: &[Field] = &[string("LANDNO", 9), string("SECTION", 40), string("COUNTY", 5), string("TOWN", 8), string("ZONE", 24), real("AREA", 12, 2)];
 
 /// The TWD97 → TWD67 datum shift we apply. PROJ 9.1's database only knows a
 /// *ballpark* EPSG:3826 → EPSG:3828 operation (ellipsoid change only, ~10 m),
@@ -148,8 +111,7 @@ pub const TWD67_FIELDS: &[Field] = &[
 /// common use in Taiwan (the same string `formosa-importers` attaches to TWD67
 /// sources); importers must apply them to land this sheet next to the TWD97
 /// parcels. (The rotation and scale terms are negligible; the shift is what counts.)
-pub const TWD67_TOWGS84: &str =
-    "+towgs84=-752,-358,-179,-0.0000011698,0.0000018398,0.0000009822,0.00002329";
+pub const TWD67_TOWGS84: &str = "+towgs84=-752,-358,-179,-0.0000011698,0.0000018398,0.0000009822,0.00002329";
 
 /// TWD67 TM2 with the Helmert above attached (for transforms, not for the .prj).
 /// Built from a PROJ string: setting TOWGS84 on the EPSG:3828 object
@@ -165,21 +127,11 @@ pub fn twd67_with_towgs84() -> Result<SpatialRef> {
 
 /// Write one older cadastral sheet in TWD67 TM2 (EPSG:3828): parcels of
 /// `blocks` until at least `min_parcels`, converted from EPSG:3826.
-pub fn write_twd67_sheet(
-    path: &Path,
-    grid: &Grid,
-    blocks: &[Block],
-    min_parcels: usize,
-) -> Result<usize> {
+pub fn write_twd67_sheet(path: &Path, grid: &Grid, blocks: &[Block], min_parcels: usize) -> Result<usize> {
     let mut ds = gdalio::create_vector("ESRI Shapefile", path)?;
     let srs67 = gdalio::srs(3828)?;
     let ct = CoordTransform::new(&gdalio::srs(3826)?, &twd67_with_towgs84()?)?;
-    let layer = ds.create_layer(LayerOptions {
-        name: "twd67_sheet",
-        srs: Some(&srs67),
-        ty: OGRwkbGeometryType::wkbPolygon,
-        options: Some(&["ENCODING=UTF-8", DBF_DATE]),
-    })?;
+    let layer = ds.create_layer(LayerOptions { name: "twd67_sheet", srs: Some(&srs67), ty: OGRwkbGeometryType::wkbPolygon, options: Some(&["ENCODING=UTF-8", DBF_DATE]) })?;
     gdalio::create_fields(&layer, TWD67_FIELDS)?;
     let mut w = FeatureWriter::new(&layer)?;
     let mut n = 0;
@@ -208,16 +160,8 @@ pub fn write_twd67_sheet(
 
 /// Transform every vertex of a polygonal/linear geometry (2D).
 pub fn transform_geom(ct: &CoordTransform, g: &Geom) -> Result<Geom> {
-    let tp = |p: &Polygon| -> Result<Polygon> {
-        Ok(Polygon {
-            exterior: transform_pts(ct, &p.exterior)?,
-            holes: p
-                .holes
-                .iter()
-                .map(|h| transform_pts(ct, h))
-                .collect::<Result<_>>()?,
-        })
-    };
+    let tp =
+        |p: &Polygon| -> Result<Polygon> { Ok(Polygon { exterior: transform_pts(ct, &p.exterior)?, holes: p.holes.iter().map(|h| transform_pts(ct, h)).collect::<Result<_>>()? }) };
     Ok(match g {
         Geom::Polygon(p) => Geom::Polygon(tp(p)?),
         Geom::MultiPolygon(ps) => Geom::MultiPolygon(ps.iter().map(tp).collect::<Result<_>>()?),
@@ -225,12 +169,7 @@ pub fn transform_geom(ct: &CoordTransform, g: &Geom) -> Result<Geom> {
         Geom::LineStringZ(pts) => {
             let xy: Vec<_> = pts.iter().map(|p| (p.0, p.1)).collect();
             let t = transform_pts(ct, &xy)?;
-            Geom::LineStringZ(
-                t.into_iter()
-                    .zip(pts)
-                    .map(|((x, y), p)| (x, y, p.2))
-                    .collect(),
-            )
+            Geom::LineStringZ(t.into_iter().zip(pts).map(|((x, y), p)| (x, y, p.2)).collect())
         }
     })
 }

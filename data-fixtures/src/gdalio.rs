@@ -19,21 +19,12 @@ const SHP_SIDECARS: &[&str] = &["shp", "shx", "dbf", "prj", "cpg", "qix", "sbn",
 /// Remove an output file (and its Shapefile sidecars) if present, so GDAL
 /// creates it from scratch.
 pub fn remove_dataset_files(path: &Path) -> Result<()> {
-    let is_shp = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("shp"));
-    let exts: Vec<&str> = if is_shp {
-        SHP_SIDECARS.to_vec()
-    } else {
-        vec![]
-    };
+    let is_shp = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("shp"));
+    let exts: Vec<&str> = if is_shp { SHP_SIDECARS.to_vec() } else { vec![] };
     let mut targets = vec![path.to_path_buf()];
     targets.extend(exts.iter().map(|e| path.with_extension(e)));
     // GeoPackage may leave journal files behind after a crash.
-    targets.push(path.with_extension(format!(
-        "{}-journal",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    )));
+    targets.push(path.with_extension(format!("{}-journal", path.extension().and_then(|e| e.to_str()).unwrap_or(""))));
     for t in targets {
         match std::fs::remove_file(&t) {
             Ok(()) => {}
@@ -71,28 +62,13 @@ pub struct Field {
 }
 
 pub const fn string(name: &'static str, width: i32) -> Field {
-    Field {
-        name,
-        ty: OGRFieldType::OFTString,
-        width,
-        precision: 0,
-    }
+    Field { name, ty: OGRFieldType::OFTString, width, precision: 0 }
 }
 pub const fn integer(name: &'static str, width: i32) -> Field {
-    Field {
-        name,
-        ty: OGRFieldType::OFTInteger,
-        width,
-        precision: 0,
-    }
+    Field { name, ty: OGRFieldType::OFTInteger, width, precision: 0 }
 }
 pub const fn real(name: &'static str, width: i32, precision: i32) -> Field {
-    Field {
-        name,
-        ty: OGRFieldType::OFTReal,
-        width,
-        precision,
-    }
+    Field { name, ty: OGRFieldType::OFTReal, width, precision }
 }
 
 pub fn create_fields<L: LayerAccess>(layer: &L, fields: &[Field]) -> Result<()> {
@@ -132,12 +108,7 @@ impl<'a> FeatureWriter<'a> {
         if feat.is_null() {
             return Err(Error::Msg("OGR_F_Create failed".into()));
         }
-        Ok(FeatureWriter {
-            layer,
-            feat,
-            wkb: Vec::with_capacity(1024),
-            _layer: PhantomData,
-        })
+        Ok(FeatureWriter { layer, feat, wkb: Vec::with_capacity(1024), _layer: PhantomData })
     }
 
     pub fn set_str(&mut self, idx: usize, v: &str) -> Result<()> {
@@ -182,14 +153,7 @@ impl<'a> FeatureWriter<'a> {
         let mut h: gdal_sys::OGRGeometryH = std::ptr::null_mut();
         // SAFETY: the buffer is valid WKB of the stated length; on success GDAL
         // returns a new geometry whose ownership passes to the feature.
-        let rv = unsafe {
-            gdal_sys::OGR_G_CreateFromWkb(
-                self.wkb.as_ptr() as *const _,
-                std::ptr::null_mut(),
-                &mut h,
-                self.wkb.len() as i32,
-            )
-        };
+        let rv = unsafe { gdal_sys::OGR_G_CreateFromWkb(self.wkb.as_ptr() as *const _, std::ptr::null_mut(), &mut h, self.wkb.len() as i32) };
         if rv != gdal_sys::OGRErr::OGRERR_NONE || h.is_null() {
             return Err(Error::Msg(format!("OGR_G_CreateFromWkb failed ({rv})")));
         }
@@ -203,10 +167,7 @@ impl<'a> FeatureWriter<'a> {
             gdal_sys::OGR_L_CreateFeature(self.layer, self.feat)
         };
         if rv != gdal_sys::OGRErr::OGRERR_NONE {
-            return Err(Error::Msg(format!(
-                "OGR_L_CreateFeature failed ({rv}): {}",
-                last_gdal_error()
-            )));
+            return Err(Error::Msg(format!("OGR_L_CreateFeature failed ({rv}): {}", last_gdal_error())));
         }
         Ok(())
     }
@@ -233,9 +194,7 @@ fn last_gdal_error() -> String {
 /// does not); returns whether one was started. Batching inserts in a single
 /// SQLite transaction is the difference between minutes and seconds.
 pub fn begin(ds: &Dataset) -> bool {
-    unsafe {
-        gdal_sys::GDALDatasetStartTransaction(ds.c_dataset(), 0) == gdal_sys::OGRErr::OGRERR_NONE
-    }
+    unsafe { gdal_sys::GDALDatasetStartTransaction(ds.c_dataset(), 0) == gdal_sys::OGRErr::OGRERR_NONE }
 }
 
 pub fn commit(ds: &Dataset, started: bool) -> Result<()> {

@@ -34,15 +34,11 @@ pub fn signed_area(ring: &[Pt]) -> f64 {
 
 impl Polygon {
     pub fn simple(exterior: Ring) -> Self {
-        Polygon {
-            exterior,
-            holes: Vec::new(),
-        }
+        Polygon { exterior, holes: Vec::new() }
     }
 
     pub fn area(&self) -> f64 {
-        signed_area(&self.exterior).abs()
-            - self.holes.iter().map(|h| signed_area(h).abs()).sum::<f64>()
+        signed_area(&self.exterior).abs() - self.holes.iter().map(|h| signed_area(h).abs()).sum::<f64>()
     }
 
     /// OGC orientation: exterior counter-clockwise, holes clockwise. (GDAL's
@@ -60,14 +56,7 @@ impl Polygon {
     }
 
     pub fn map(&self, f: impl Fn(Pt) -> Pt) -> Polygon {
-        Polygon {
-            exterior: self.exterior.iter().map(|&p| f(p)).collect(),
-            holes: self
-                .holes
-                .iter()
-                .map(|h| h.iter().map(|&p| f(p)).collect())
-                .collect(),
-        }
+        Polygon { exterior: self.exterior.iter().map(|&p| f(p)).collect(), holes: self.holes.iter().map(|h| h.iter().map(|&p| f(p)).collect()).collect() }
     }
 }
 
@@ -135,11 +124,7 @@ mod tests {
 
     #[test]
     fn area_and_orientation() {
-        let sq = Polygon {
-            exterior: vec![(0.0, 0.0), (0.0, 10.0), (10.0, 10.0), (10.0, 0.0)],
-            holes: vec![vec![(2.0, 2.0), (4.0, 2.0), (4.0, 4.0), (2.0, 4.0)]],
-        }
-        .oriented();
+        let sq = Polygon { exterior: vec![(0.0, 0.0), (0.0, 10.0), (10.0, 10.0), (10.0, 0.0)], holes: vec![vec![(2.0, 2.0), (4.0, 2.0), (4.0, 4.0), (2.0, 4.0)]] }.oriented();
         assert!(signed_area(&sq.exterior) > 0.0);
         assert!(signed_area(&sq.holes[0]) < 0.0);
         assert_eq!(sq.area(), 96.0);

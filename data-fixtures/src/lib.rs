@@ -67,27 +67,15 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: &str, every: usize) -> Self {
-        Progress {
-            label: label.to_string(),
-            every,
-            start: Instant::now(),
-        }
+        Progress { label: label.to_string(), every, start: Instant::now() }
     }
     pub fn quiet() -> Self {
-        Progress {
-            label: String::new(),
-            every: usize::MAX,
-            start: Instant::now(),
-        }
+        Progress { label: String::new(), every: usize::MAX, start: Instant::now() }
     }
     #[inline]
     pub fn tick(&mut self, n: usize) {
         if n.is_multiple_of(self.every) {
-            eprintln!(
-                "  {}: {n} ({:.1} s)",
-                self.label,
-                self.start.elapsed().as_secs_f64()
-            );
+            eprintln!("  {}: {n} ({:.1} s)", self.label, self.start.elapsed().as_secs_f64());
         }
     }
 }
@@ -114,64 +102,25 @@ pub fn generate_small(out: &Path, seed: u64) -> Result<SmallCounts> {
     let blocks = small_blocks(&grid);
     let q = &mut Progress::quiet();
 
-    let parcels = cadastral::write_parcels_cp950(
-        &out.join("cadastral/taipei_parcels.shp"),
-        &grid,
-        blocks.iter().cloned(),
-        usize::MAX,
-        q,
-    )?;
+    let parcels = cadastral::write_parcels_cp950(&out.join("cadastral/taipei_parcels.shp"), &grid, blocks.iter().cloned(), usize::MAX, q)?;
 
     // The TWD67 sheet: blocks just north of the main area (no overlap).
-    let sheet_blocks: Vec<Block> = (SMALL_J.1..SMALL_J.1 + 2)
-        .flat_map(|j| (-3..SMALL_I.1).map(move |i| (i, j)))
-        .map(|(i, j)| grid.block(i, j))
-        .filter(|b| !grid.is_hill(b))
-        .collect();
-    let twd67_parcels = cadastral::write_twd67_sheet(
-        &out.join("cadastral/twd67_sheet.shp"),
-        &grid,
-        &sheet_blocks,
-        150,
-    )?;
+    let sheet_blocks: Vec<Block> =
+        (SMALL_J.1..SMALL_J.1 + 2).flat_map(|j| (-3..SMALL_I.1).map(move |i| (i, j))).map(|(i, j)| grid.block(i, j)).filter(|b| !grid.is_hill(b)).collect();
+    let twd67_parcels = cadastral::write_twd67_sheet(&out.join("cadastral/twd67_sheet.shp"), &grid, &sheet_blocks, 150)?;
 
     let pipes = small_pipes(&grid, &ALL, SMALL_P_PIPE, false);
-    let pipelines_2d = pipelines::write_pipelines_gpkg(
-        &out.join("pipelines/pipelines_2d.gpkg"),
-        pipes.into_iter(),
-        usize::MAX,
-        q,
-    )?;
-    let ducts = small_pipes(
-        &grid,
-        &[Utility::Power, Utility::Telecom],
-        SMALL_P_PIPE3D,
-        true,
-    );
-    let pipelines_3d =
-        pipelines::write_pipelines_3d_geojson(&out.join("pipelines/pipelines_3d.geojson"), &ducts)?;
+    let pipelines_2d = pipelines::write_pipelines_gpkg(&out.join("pipelines/pipelines_2d.gpkg"), pipes.into_iter(), usize::MAX, q)?;
+    let ducts = small_pipes(&grid, &[Utility::Power, Utility::Telecom], SMALL_P_PIPE3D, true);
+    let pipelines_3d = pipelines::write_pipelines_3d_geojson(&out.join("pipelines/pipelines_3d.geojson"), &ducts)?;
 
-    let buildings = buildings::write_buildings(
-        &out.join("buildings/buildings.shp"),
-        &grid,
-        blocks.iter().cloned(),
-        usize::MAX,
-        SMALL_P_BUILD,
-        q,
-    )?;
+    let buildings = buildings::write_buildings(&out.join("buildings/buildings.shp"), &grid, blocks.iter().cloned(), usize::MAX, SMALL_P_BUILD, q)?;
 
     let terrain_dir = out.join("terrain");
     std::fs::create_dir_all(&terrain_dir).map_err(|e| Error::Io(terrain_dir.clone(), e))?;
     // 400 x 400 cells of 20 m; a strip along the east edge is missing, as when a
     // survey tile was never delivered.
-    terrain::write_dem(
-        &terrain_dir.join("dem_twd97_20m.tif"),
-        (302_000.0, 2_773_000.0),
-        20.0,
-        (400, 400),
-        |col, row| col >= 396 && (150..190).contains(&row),
-        false,
-    )?;
+    terrain::write_dem(&terrain_dir.join("dem_twd97_20m.tif"), (302_000.0, 2_773_000.0), 20.0, (400, 400), |col, row| col >= 396 && (150..190).contains(&row), false)?;
 
     let imagery_dir = out.join("imagery");
     std::fs::create_dir_all(&imagery_dir).map_err(|e| Error::Io(imagery_dir.clone(), e))?;
@@ -179,13 +128,7 @@ pub fn generate_small(out: &Path, seed: u64) -> Result<SmallCounts> {
 
     bad_inputs::write_all(&out.join("bad"), &grid, &blocks)?;
 
-    Ok(SmallCounts {
-        parcels,
-        twd67_parcels,
-        pipelines_2d,
-        pipelines_3d,
-        buildings,
-    })
+    Ok(SmallCounts { parcels, twd67_parcels, pipelines_2d, pipelines_3d, buildings })
 }
 
 /// Pipes on every road segment around the small area's blocks.
@@ -201,11 +144,7 @@ fn small_pipes(grid: &Grid, utilities: &[Utility], p: f64, three_d: bool) -> Vec
             (j0..=j1).contains(&line) && (i0..i1).contains(&k)
         }
     };
-    let spec = PipeSpec {
-        utilities,
-        p_include: p,
-        three_d,
-    };
+    let spec = PipeSpec { utilities, p_include: p, three_d };
     let mut out = Vec::new();
     for i in i0..=i1 {
         for j in j0..j1 {
@@ -232,39 +171,20 @@ pub struct LargeReport {
 /// Generate the large benchmark set into `out`: parcels.shp, buildings.shp,
 /// pipelines.gpkg, with the same schemas as the small set, tiling blocks
 /// outward from Taipei.
-pub fn generate_large(
-    out: &Path,
-    seed: u64,
-    n_parcels: usize,
-    n_buildings: usize,
-    n_pipes: usize,
-) -> Result<LargeReport> {
+pub fn generate_large(out: &Path, seed: u64, n_parcels: usize, n_buildings: usize, n_pipes: usize) -> Result<LargeReport> {
     std::fs::create_dir_all(out).map_err(|e| Error::Io(out.to_path_buf(), e))?;
     let grid = Grid::taipei(seed);
     let every = 100_000;
 
     let t = Instant::now();
-    let parcels = cadastral::write_parcels_cp950(
-        &out.join("parcels.shp"),
-        &grid,
-        city::ring_blocks(&grid),
-        n_parcels,
-        &mut Progress::new("parcels", every),
-    )?;
+    let parcels = cadastral::write_parcels_cp950(&out.join("parcels.shp"), &grid, city::ring_blocks(&grid), n_parcels, &mut Progress::new("parcels", every))?;
     let t_parcels = t.elapsed().as_secs_f64();
 
     // Spread buildings over the same area as the parcels: ~0.66 buildings per
     // parcel when every lot is built (measured on the small set).
     let t = Instant::now();
     let p_build = (n_buildings as f64 / (n_parcels.max(1) as f64 * 0.66)).clamp(0.02, 1.0);
-    let buildings = buildings::write_buildings(
-        &out.join("buildings.shp"),
-        &grid,
-        city::ring_blocks(&grid),
-        n_buildings,
-        p_build,
-        &mut Progress::new("buildings", every),
-    )?;
+    let buildings = buildings::write_buildings(&out.join("buildings.shp"), &grid, city::ring_blocks(&grid), n_buildings, p_build, &mut Progress::new("buildings", every))?;
     let t_buildings = t.elapsed().as_secs_f64();
 
     // ~6.5 pipes per block at inclusion 1.0, ~13 parcels per block.
@@ -272,30 +192,14 @@ pub fn generate_large(
     let blocks_est = (n_parcels.max(13) as f64) / 13.0;
     let p_pipe = (n_pipes as f64 / (blocks_est * 6.5)).clamp(0.02, 1.0);
     let all_valid = |_: bool, _: i64, _: i64| true;
-    let spec = PipeSpec {
-        utilities: &ALL,
-        p_include: p_pipe,
-        three_d: false,
-    };
+    let spec = PipeSpec { utilities: &ALL, p_include: p_pipe, three_d: false };
     let pipes = city::ring_blocks(&grid).flat_map(|b| {
         let mut v = pipelines::pipes_at(&grid, true, b.i, b.j, &all_valid, &spec);
-        v.extend(pipelines::pipes_at(
-            &grid, false, b.j, b.i, &all_valid, &spec,
-        ));
+        v.extend(pipelines::pipes_at(&grid, false, b.j, b.i, &all_valid, &spec));
         v
     });
-    let pipelines = pipelines::write_pipelines_gpkg(
-        &out.join("pipelines.gpkg"),
-        pipes,
-        n_pipes,
-        &mut Progress::new("pipelines", every),
-    )?;
+    let pipelines = pipelines::write_pipelines_gpkg(&out.join("pipelines.gpkg"), pipes, n_pipes, &mut Progress::new("pipelines", every))?;
     let t_pipes = t.elapsed().as_secs_f64();
 
-    Ok(LargeReport {
-        parcels,
-        buildings,
-        pipelines,
-        seconds: [t_parcels, t_buildings, t_pipes],
-    })
+    Ok(LargeReport { parcels, buildings, pipelines, seconds: [t_parcels, t_buildings, t_pipes] })
 }

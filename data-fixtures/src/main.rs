@@ -8,10 +8,7 @@ use clap::{Parser, Subcommand};
 use formosa_fixtures::{admin, generate_large, generate_small, DEFAULT_SEED};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Deterministic generator of realistic Taiwanese GIS test data"
-)]
+#[command(version, about = "Deterministic generator of realistic Taiwanese GIS test data")]
 struct Cli {
     /// Seed for every random choice; the committed fixtures use the default.
     #[arg(long, global = true, default_value_t = DEFAULT_SEED)]
@@ -58,20 +55,18 @@ fn main() -> ExitCode {
         Cmd::Admin { topojson_dir, out } => admin::convert(&topojson_dir, &out).map(|c| {
             println!("admin boundaries in {}: {} towns, {} counties", out.join("admin").display(), c.towns, c.counties);
         }),
-        Cmd::Large { parcels, buildings, pipelines, out } => {
-            generate_large(&out, cli.seed, parcels, buildings, pipelines).map(|r| {
-                println!(
-                    "large set in {}: {} parcels ({:.1} s), {} buildings ({:.1} s), {} pipelines ({:.1} s)",
-                    out.display(),
-                    r.parcels,
-                    r.seconds[0],
-                    r.buildings,
-                    r.seconds[1],
-                    r.pipelines,
-                    r.seconds[2]
-                );
-            })
-        }
+        Cmd::Large { parcels, buildings, pipelines, out } => generate_large(&out, cli.seed, parcels, buildings, pipelines).map(|r| {
+            println!(
+                "large set in {}: {} parcels ({:.1} s), {} buildings ({:.1} s), {} pipelines ({:.1} s)",
+                out.display(),
+                r.parcels,
+                r.seconds[0],
+                r.buildings,
+                r.seconds[1],
+                r.pipelines,
+                r.seconds[2]
+            );
+        }),
     };
     match result {
         Ok(()) => {

@@ -24,13 +24,7 @@ pub enum Utility {
     Sewer,
 }
 
-pub const ALL: [Utility; 5] = [
-    Utility::Water,
-    Utility::Gas,
-    Utility::Power,
-    Utility::Telecom,
-    Utility::Sewer,
-];
+pub const ALL: [Utility; 5] = [Utility::Water, Utility::Gas, Utility::Power, Utility::Telecom, Utility::Sewer];
 
 impl Utility {
     pub fn zh(self) -> &'static str {
@@ -84,40 +78,11 @@ impl Utility {
     /// (diameters in mm with weights, depth range of pipe top in m)
     fn sizes(self) -> (&'static [(i64, f64)], (f64, f64)) {
         match self {
-            Utility::Water => (
-                &[
-                    (100, 3.0),
-                    (150, 3.0),
-                    (200, 2.0),
-                    (300, 1.5),
-                    (500, 0.8),
-                    (800, 0.4),
-                    (1200, 0.2),
-                    (1500, 0.1),
-                ],
-                (0.9, 1.8),
-            ),
-            Utility::Gas => (
-                &[(100, 3.0), (150, 2.0), (200, 1.5), (300, 0.7), (400, 0.3)],
-                (0.6, 1.2),
-            ),
-            Utility::Power => (
-                &[(100, 1.0), (125, 1.0), (150, 2.0), (200, 1.0)],
-                (1.2, 2.0),
-            ),
+            Utility::Water => (&[(100, 3.0), (150, 3.0), (200, 2.0), (300, 1.5), (500, 0.8), (800, 0.4), (1200, 0.2), (1500, 0.1)], (0.9, 1.8)),
+            Utility::Gas => (&[(100, 3.0), (150, 2.0), (200, 1.5), (300, 0.7), (400, 0.3)], (0.6, 1.2)),
+            Utility::Power => (&[(100, 1.0), (125, 1.0), (150, 2.0), (200, 1.0)], (1.2, 2.0)),
             Utility::Telecom => (&[(100, 2.0), (125, 1.0), (150, 1.0)], (0.8, 1.5)),
-            Utility::Sewer => (
-                &[
-                    (300, 2.0),
-                    (400, 2.0),
-                    (600, 1.5),
-                    (800, 1.0),
-                    (1000, 0.6),
-                    (1200, 0.4),
-                    (1500, 0.3),
-                ],
-                (2.0, 4.0),
-            ),
+            Utility::Sewer => (&[(300, 2.0), (400, 2.0), (600, 1.5), (800, 1.0), (1000, 0.6), (1200, 0.4), (1500, 0.3)], (2.0, 4.0)),
         }
     }
     /// Material (Chinese trade names as in utility registers) given size and year.
@@ -164,21 +129,11 @@ pub struct PipeSpec<'a> {
 /// Each road line is cut into runs of two segments with a per-line phase, so
 /// every segment belongs to exactly one run and each run is generated once,
 /// from its first segment, whatever order callers visit segments in.
-pub fn pipes_at(
-    grid: &Grid,
-    vertical: bool,
-    line: i64,
-    k: i64,
-    valid: SegmentFilter,
-    spec: &PipeSpec,
-) -> Vec<PipeRecord> {
+pub fn pipes_at(grid: &Grid, vertical: bool, line: i64, k: i64, valid: SegmentFilter, spec: &PipeSpec) -> Vec<PipeRecord> {
     let tag = if spec.three_d { T_PIPE3D } else { T_PIPE };
     let v = vertical as i64;
     let phase = Rng::derive(grid.seed, &[tag, v, line]).int(0, 1);
-    if (k - phase).rem_euclid(2) != 0
-        || !valid(vertical, line, k)
-        || !seg_is_low(grid, vertical, line, k)
-    {
+    if (k - phase).rem_euclid(2) != 0 || !valid(vertical, line, k) || !seg_is_low(grid, vertical, line, k) {
         return Vec::new();
     }
     let mut segs = vec![k];
@@ -198,11 +153,7 @@ pub fn pipes_at(
         let depth = (r.range(depths.0, depths.1) * 100.0).round() / 100.0;
         let jitter = r.range(-0.5, 0.5);
         // Sometimes a run is registered as two pieces (one per block face).
-        let pieces: Vec<Vec<i64>> = if segs.len() == 2 && r.chance(0.3) {
-            vec![vec![segs[0]], vec![segs[1]]]
-        } else {
-            vec![segs.clone()]
-        };
+        let pieces: Vec<Vec<i64>> = if segs.len() == 2 && r.chance(0.3) { vec![vec![segs[0]], vec![segs[1]]] } else { vec![segs.clone()] };
         for piece in pieces {
             let mut pts = Vec::new();
             for (n, &seg) in piece.iter().enumerate() {
@@ -221,23 +172,11 @@ pub fn pipes_at(
                 // A mid-block vertex with a small bend, as surveyed lines have.
                 let m = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
                 let bend = r.range(-0.4, 0.4);
-                let m = if vertical {
-                    (m.0 + bend, m.1)
-                } else {
-                    (m.0, m.1 + bend)
-                };
+                let m = if vertical { (m.0 + bend, m.1) } else { (m.0, m.1 + bend) };
                 pts.push(grid.world(shift(m)));
                 pts.push(grid.world(shift(b)));
             }
-            out.push(PipeRecord {
-                utility: u,
-                diameter_mm: d,
-                depth_m: depth,
-                material_zh: mzh,
-                material_en: men,
-                year,
-                points: pts,
-            });
+            out.push(PipeRecord { utility: u, diameter_mm: d, depth_m: depth, material_zh: mzh, material_en: men, year, points: pts });
         }
     }
     out
@@ -250,14 +189,7 @@ fn seg_is_low(grid: &Grid, vertical: bool, line: i64, k: i64) -> bool {
     ground_height(x, y) <= HILL_LIMIT_M
 }
 
-pub const PIPE_FIELDS: &[Field] = &[
-    string("管線種類", 0),
-    integer("管徑", 0),
-    real("埋深", 0, 0),
-    string("材質", 0),
-    integer("埋設年", 0),
-    string("權屬單位", 0),
-];
+pub const PIPE_FIELDS: &[Field] = &[string("管線種類", 0), integer("管徑", 0), real("埋深", 0, 0), string("材質", 0), integer("埋設年", 0), string("權屬單位", 0)];
 
 /// Fixed GeoPackage timestamps, so the file is reproducible.
 pub fn fix_gpkg_timestamps() -> Result<()> {
@@ -267,22 +199,13 @@ pub fn fix_gpkg_timestamps() -> Result<()> {
 
 /// Write 2D pipelines to a GeoPackage (layer `pipelines`, EPSG:3826), inside
 /// one transaction. `pipes` is consumed lazily; stops at `limit`.
-pub fn write_pipelines_gpkg(
-    path: &Path,
-    pipes: impl Iterator<Item = PipeRecord>,
-    limit: usize,
-    progress: &mut Progress,
-) -> Result<usize> {
+pub fn write_pipelines_gpkg(path: &Path, pipes: impl Iterator<Item = PipeRecord>, limit: usize, progress: &mut Progress) -> Result<usize> {
     fix_gpkg_timestamps()?;
     let mut ds = gdalio::create_vector("GPKG", path)?;
     let srs = gdalio::srs(3826)?;
     {
-        let layer = ds.create_layer(LayerOptions {
-            name: "pipelines",
-            srs: Some(&srs),
-            ty: OGRwkbGeometryType::wkbLineString,
-            options: Some(&["FID=fid", "GEOMETRY_NAME=geom"]),
-        })?;
+        let layer =
+            ds.create_layer(LayerOptions { name: "pipelines", srs: Some(&srs), ty: OGRwkbGeometryType::wkbLineString, options: Some(&["FID=fid", "GEOMETRY_NAME=geom"]) })?;
         gdalio::create_fields(&layer, PIPE_FIELDS)?;
     }
     // Re-fetch the layer through a shared borrow so the transaction calls can
@@ -309,14 +232,7 @@ pub fn write_pipelines_gpkg(
     Ok(n)
 }
 
-pub const PIPE3D_FIELDS: &[Field] = &[
-    string("type", 0),
-    integer("diameter_mm", 0),
-    real("depth_m", 0, 0),
-    string("material", 0),
-    integer("install_year", 0),
-    string("owner", 0),
-];
+pub const PIPE3D_FIELDS: &[Field] = &[string("type", 0), integer("diameter_mm", 0), real("depth_m", 0, 0), string("material", 0), integer("install_year", 0), string("owner", 0)];
 
 /// Densify a polyline so no edge is longer than `step` metres (so Z can follow
 /// the ground between intersections).
@@ -351,16 +267,7 @@ pub fn write_pipelines_3d_geojson(path: &Path, pipes: &[PipeRecord]) -> Result<u
     gdalio::create_fields(&layer, PIPE3D_FIELDS)?;
     let mut w = FeatureWriter::new(&layer)?;
     for p in pipes {
-        let pts: Vec<(f64, f64, f64)> = densify(&p.points, 20.0)
-            .into_iter()
-            .map(|(x, y)| {
-                (
-                    x,
-                    y,
-                    ((ground_height(x, y) - p.depth_m) * 100.0).round() / 100.0,
-                )
-            })
-            .collect();
+        let pts: Vec<(f64, f64, f64)> = densify(&p.points, 20.0).into_iter().map(|(x, y)| (x, y, ((ground_height(x, y) - p.depth_m) * 100.0).round() / 100.0)).collect();
         let geom = transform_geom(&ct, &Geom::LineStringZ(pts))?;
         w.set_str(0, p.utility.en())?;
         w.set_int(1, p.diameter_mm);

@@ -59,26 +59,13 @@ pub const DEM_NODATA: f64 = -9999.0;
 
 /// Write a Float32 GeoTIFF of `ground_height` on an EPSG:3826 grid.
 /// `hole(col, row)` returns true for cells that must be nodata.
-pub fn write_dem(
-    path: &Path,
-    origin: (f64, f64),
-    cell: f64,
-    size: (usize, usize),
-    hole: impl Fn(usize, usize) -> bool,
-    all_nodata: bool,
-) -> Result<()> {
+pub fn write_dem(path: &Path, origin: (f64, f64), cell: f64, size: (usize, usize), hole: impl Fn(usize, usize) -> bool, all_nodata: bool) -> Result<()> {
     crate::gdalio::remove_dataset_files(path)?;
     let (w, h) = size;
     let driver = DriverManager::get_driver_by_name("GTiff")?;
     // PREDICTOR=3 (floating-point predictor) is what agencies use for Float32 DEMs
     // and what importers must be able to decode.
-    let opts = RasterCreationOptions::from_iter([
-        "TILED=YES",
-        "BLOCKXSIZE=256",
-        "BLOCKYSIZE=256",
-        "COMPRESS=DEFLATE",
-        "PREDICTOR=3",
-    ]);
+    let opts = RasterCreationOptions::from_iter(["TILED=YES", "BLOCKXSIZE=256", "BLOCKYSIZE=256", "COMPRESS=DEFLATE", "PREDICTOR=3"]);
     let mut ds = driver.create_with_band_type_with_options::<f32, _>(path, w, h, 1, &opts)?;
     let gt: GeoTransform = [origin.0, cell, 0.0, origin.1, 0.0, -cell];
     ds.set_geo_transform(&gt)?;
@@ -114,11 +101,7 @@ mod tests {
     #[test]
     fn basin_is_low_and_hills_are_high() {
         // 大安森林公園, 台北101 and 國父紀念館 sit on the flat basin floor.
-        for (x, y) in [
-            (304_200.0, 2_769_300.0),
-            (306_965.0, 2_769_660.0),
-            (305_900.0, 2_770_100.0),
-        ] {
+        for (x, y) in [(304_200.0, 2_769_300.0), (306_965.0, 2_769_660.0), (305_900.0, 2_770_100.0)] {
             let z = ground_height(x, y);
             assert!((4.0..=14.0).contains(&z), "{x},{y}: {z}");
         }

@@ -95,10 +95,8 @@ pub fn gather(layer: &dyn FeatureLayer, z: u8, entries: &mut Vec<(i64, Envelope)
             continue;
         }
         let (lon, lat) = to_lonlat(acc.sum_x / acc.count as f64, acc.sum_y / acc.count as f64);
-        let mut properties = vec![
-            (Cow::Borrowed("point_count"), Value::Integer(acc.count as i64)),
-            (Cow::Borrowed("point_count_abbreviated"), Value::Text(abbreviated(acc.count))),
-        ];
+        let mut properties =
+            vec![(Cow::Borrowed("point_count"), Value::Integer(acc.count as i64)), (Cow::Borrowed("point_count_abbreviated"), Value::Text(abbreviated(acc.count)))];
         if let Some(s) = acc.severity {
             properties.push((Cow::Borrowed("severity"), Value::Integer(s)));
         }

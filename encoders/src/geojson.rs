@@ -5,7 +5,11 @@ use formosa_store::{Coord, Feature, Geometry, LayerKind, NewFeature, Value};
 use serde_json::{json, Map, Value as Json};
 
 fn position(c: &Coord, with_z: bool) -> Json {
-    if with_z { json!([c[0], c[1], c[2]]) } else { json!([c[0], c[1]]) }
+    if with_z {
+        json!([c[0], c[1], c[2]])
+    } else {
+        json!([c[0], c[1]])
+    }
 }
 
 pub fn geometry(g: &Geometry, with_z: bool) -> Json {
@@ -84,11 +88,21 @@ pub fn parse_geometry(g: &Json) -> Result<Geometry, String> {
         "MultiPoint" => Geometry::MultiPoint(parse_line(c, "geometry.coordinates", 1)?),
         "LineString" => Geometry::MultiLineString(vec![parse_line(c, "geometry.coordinates", 2)?]),
         "MultiLineString" => Geometry::MultiLineString(
-            c.as_array().ok_or("geometry.coordinates: expected an array of lines")?.iter().enumerate().map(|(i, l)| parse_line(l, &format!("geometry.coordinates[{i}]"), 2)).collect::<Result<_, _>>()?,
+            c.as_array()
+                .ok_or("geometry.coordinates: expected an array of lines")?
+                .iter()
+                .enumerate()
+                .map(|(i, l)| parse_line(l, &format!("geometry.coordinates[{i}]"), 2))
+                .collect::<Result<_, _>>()?,
         ),
         "Polygon" => Geometry::MultiPolygon(vec![parse_polygon(c, "geometry.coordinates")?]),
         "MultiPolygon" => Geometry::MultiPolygon(
-            c.as_array().ok_or("geometry.coordinates: expected an array of polygons")?.iter().enumerate().map(|(i, p)| parse_polygon(p, &format!("geometry.coordinates[{i}]"))).collect::<Result<_, _>>()?,
+            c.as_array()
+                .ok_or("geometry.coordinates: expected an array of polygons")?
+                .iter()
+                .enumerate()
+                .map(|(i, p)| parse_polygon(p, &format!("geometry.coordinates[{i}]")))
+                .collect::<Result<_, _>>()?,
         ),
         other => return Err(format!("geometry type {other} is not supported (Point, LineString, Polygon and their Multi forms are)")),
     })
@@ -102,7 +116,17 @@ pub fn parse_value(v: &Json, column: &formosa_store::Column) -> Result<Value, St
         (Json::String(s), Text) => Value::Text(s.clone()),
         (Json::Number(n), Integer) if n.as_i64().is_some() => Value::Integer(n.as_i64().unwrap_or_default()),
         (Json::Number(n), Real) => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
-        (other, ty) => return Err(format!("property \"{}\" must be {} (got {other})", column.name, match ty { Text => "a string", Integer => "a whole number", Real => "a number" })),
+        (other, ty) => {
+            return Err(format!(
+                "property \"{}\" must be {} (got {other})",
+                column.name,
+                match ty {
+                    Text => "a string",
+                    Integer => "a whole number",
+                    Real => "a number",
+                }
+            ))
+        }
     })
 }
 
@@ -149,7 +173,9 @@ mod tests {
         assert!(bad(json!({ "type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]] })).contains("end where it starts"));
         assert!(bad(json!({ "type": "LineString", "coordinates": [[0, 0]] })).contains("at least 2"));
         assert!(bad(json!({ "type": "Circle", "coordinates": [0, 0] })).contains("not supported"));
-        let e = parse_feature(&json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": [121.0, 25.0] }, "properties": { "severity": "high" } }), LayerKind::Incidents).unwrap_err();
+        let e =
+            parse_feature(&json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": [121.0, 25.0] }, "properties": { "severity": "high" } }), LayerKind::Incidents)
+                .unwrap_err();
         assert!(e.contains("\"severity\" must be a whole number"), "{e}");
     }
 }

@@ -52,12 +52,28 @@ pub const PIPE_MAINS_MM: f64 = 300.0;
 pub fn rules(kind: Option<LayerKind>) -> TileRules {
     match kind {
         // 地號 labels are drawn from z17: their points come with the z16 tiles (overzoomed).
-        Some(LayerKind::Cadastral) => TileRules { minzoom: 14, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: Some(16), label_fields: Some(&["parcel_no", "section"]), mains_only: None },
+        Some(LayerKind::Cadastral) => TileRules {
+            minzoom: 14,
+            maxzoom: 16,
+            detail_zoom: 15,
+            extra_attributes: false,
+            label_minzoom: Some(16),
+            label_fields: Some(&["parcel_no", "section"]),
+            mains_only: None,
+        },
         Some(LayerKind::Buildings) => TileRules { minzoom: 13, maxzoom: 16, detail_zoom: 15, extra_attributes: false, label_minzoom: None, label_fields: None, mains_only: None },
         // Disaster reports: every one at every zoom (points are never dropped as sub-pixel;
         // below z16 they are clustered, see cluster.rs).
         Some(LayerKind::Incidents) => TileRules { minzoom: 0, maxzoom: 16, detail_zoom: 0, extra_attributes: false, label_minzoom: None, label_fields: None, mains_only: None },
-        Some(LayerKind::Pipelines) => TileRules { minzoom: 12, maxzoom: 16, detail_zoom: 14, extra_attributes: false, label_minzoom: None, label_fields: None, mains_only: Some(("diameter_mm", PIPE_MAINS_MM)) },
+        Some(LayerKind::Pipelines) => TileRules {
+            minzoom: 12,
+            maxzoom: 16,
+            detail_zoom: 14,
+            extra_attributes: false,
+            label_minzoom: None,
+            label_fields: None,
+            mains_only: Some(("diameter_mm", PIPE_MAINS_MM)),
+        },
         _ => TileRules { minzoom: 0, maxzoom: 14, detail_zoom: 12, extra_attributes: true, label_minzoom: Some(0), label_fields: None, mains_only: None },
     }
 }
@@ -175,8 +191,7 @@ pub fn basemap_layers(store: &dyn Catalog) -> Vec<String> {
         Some(LayerKind::Pipelines) => 3,
         _ => 4,
     };
-    let mut layers: Vec<(i32, String)> =
-        store.layers().iter().filter(|l| l.feature_kind().is_some()).map(|l| (order(l.feature_kind()), l.name.clone())).collect();
+    let mut layers: Vec<(i32, String)> = store.layers().iter().filter(|l| l.feature_kind().is_some()).map(|l| (order(l.feature_kind()), l.name.clone())).collect();
     layers.sort();
     layers.into_iter().map(|(_, n)| n).collect()
 }

@@ -10,7 +10,17 @@ use formosa_store::Source;
 /// opaque, a single layer an overlay (transparent unless JPEG); labels up to the margin
 /// outside the tile are placed, so a label crossing an edge is drawn on both tiles.
 #[allow(clippy::too_many_arguments)]
-pub fn render_tile(renderer: &Renderer, store: &dyn Source, rasters: Rasters, set: &TileMatrixSet, level: usize, row: u32, col: u32, layer: &str, format: ImageFormat) -> Result<Vec<u8>, String> {
+pub fn render_tile(
+    renderer: &Renderer,
+    store: &dyn Source,
+    rasters: Rasters,
+    set: &TileMatrixSet,
+    level: usize,
+    row: u32,
+    col: u32,
+    layer: &str,
+    format: ImageFormat,
+) -> Result<Vec<u8>, String> {
     let transparent = layer != BASEMAP && format != ImageFormat::Jpeg;
     let req = MapRequest { view: set.tile_view(level, row, col), layers: vec![layer.to_string()], transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX };
     let pixmap = renderer.render(store, Some(rasters), &req).map_err(|e| e.to_string())?;

@@ -10,7 +10,9 @@ use formosa_encoders::render::style::RenderStyle;
 use formosa_encoders::render::{MapRequest, MapView, Renderer};
 use formosa_encoders::tiles::{buffered_bounds, vector_tile};
 use formosa_store::mercator::to_mercator;
-use formosa_store::{Attributes, Catalog, Envelope, Feature, FeatureLayer, Geometry, GpkgStore, ImportMode, ImportSpec, LayerInfo, LayerKind, NewFeature, Pyramids, Source, StoreError, Value};
+use formosa_store::{
+    Attributes, Catalog, Envelope, Feature, FeatureLayer, Geometry, GpkgStore, ImportMode, ImportSpec, LayerInfo, LayerKind, NewFeature, Pyramids, Source, StoreError, Value,
+};
 use prost::Message;
 use std::borrow::Cow;
 use std::path::Path;
@@ -70,7 +72,11 @@ fn square(x0: f64, y0: f64, w: f64, h: f64) -> Geometry {
 }
 
 fn land_use(i: usize) -> &'static str {
-    if i % 3 == 0 { "商業區" } else { "住宅區" }
+    if i.is_multiple_of(3) {
+        "商業區"
+    } else {
+        "住宅區"
+    }
 }
 
 fn parcels() -> Vec<NewFeature> {

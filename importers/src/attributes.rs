@@ -57,19 +57,15 @@ impl FieldMap {
         let columns = kind.columns();
         let mut chosen: Vec<Option<usize>> = vec![None; columns.len()];
         for o in overrides {
-            let (col, field) = o.split_once('=').ok_or_else(|| {
-                ImportError::Mapping(format!("--map '{o}' is not of the form column=FIELD (e.g. --map parcel_no=LANDNO)"))
-            })?;
+            let (col, field) = o.split_once('=').ok_or_else(|| ImportError::Mapping(format!("--map '{o}' is not of the form column=FIELD (e.g. --map parcel_no=LANDNO)")))?;
             let ci = columns.iter().position(|c| c.name == col.trim()).ok_or_else(|| {
                 let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
                 ImportError::Mapping(format!("--map: '{col}' is not a column of {kind} layers; columns are: {}", names.join(", ")))
             })?;
-            let fi = source_fields.iter().position(|f| f == field.trim()).ok_or_else(|| {
-                ImportError::Mapping(format!(
-                    "--map: the source has no field '{field}'; its fields are: {}",
-                    source_fields.join(", ")
-                ))
-            })?;
+            let fi = source_fields
+                .iter()
+                .position(|f| f == field.trim())
+                .ok_or_else(|| ImportError::Mapping(format!("--map: the source has no field '{field}'; its fields are: {}", source_fields.join(", "))))?;
             chosen[ci] = Some(fi);
         }
         let normalised: Vec<String> = source_fields.iter().map(|f| normalise(f)).collect();
@@ -78,10 +74,7 @@ impl FieldMap {
                 continue;
             }
             let taken: Vec<usize> = chosen.iter().flatten().copied().collect();
-            chosen[ci] = aliases(kind, col.name)
-                .iter()
-                .map(|a| normalise(a))
-                .find_map(|a| normalised.iter().enumerate().position(|(i, f)| *f == a && !taken.contains(&i)));
+            chosen[ci] = aliases(kind, col.name).iter().map(|a| normalise(a)).find_map(|a| normalised.iter().enumerate().position(|(i, f)| *f == a && !taken.contains(&i)));
         }
         let unmapped = (0..source_fields.len()).filter(|i| !chosen.contains(&Some(*i))).collect();
         Ok(FieldMap { columns: chosen, unmapped })

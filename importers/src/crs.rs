@@ -12,11 +12,7 @@ use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 /// Parses a user-given CRS: "EPSG:3826", "3826", "urn:ogc:def:crs:EPSG::3826", WKT or PROJ.
 pub fn parse_srs(text: &str) -> Result<SpatialRef, ImportError> {
     let t = text.trim();
-    let srs = if let Ok(code) = t.parse::<u32>() {
-        SpatialRef::from_epsg(code)
-    } else {
-        SpatialRef::from_definition(t)
-    };
+    let srs = if let Ok(code) = t.parse::<u32>() { SpatialRef::from_epsg(code) } else { SpatialRef::from_definition(t) };
     let mut srs = srs.map_err(|_| ImportError::BadCrs(text.to_string()))?;
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(srs)
@@ -58,8 +54,7 @@ fn with_datum_shift(source: &SpatialRef) -> Result<SpatialRef, ImportError> {
     }
     let proj4 = source.to_proj4().map_err(|e| ImportError::Transform { from: label(source), reason: e.to_string() })?;
     let proj4 = proj4.split_whitespace().filter(|p| !p.starts_with("+towgs84")).collect::<Vec<_>>().join(" ");
-    SpatialRef::from_proj4(&format!("{proj4} {TWD67_TOWGS84}"))
-        .map_err(|e| ImportError::Transform { from: label(source), reason: e.to_string() })
+    SpatialRef::from_proj4(&format!("{proj4} {TWD67_TOWGS84}")).map_err(|e| ImportError::Transform { from: label(source), reason: e.to_string() })
 }
 
 /// The transformation source → WGS84 lon/lat (x = longitude, y = latitude).

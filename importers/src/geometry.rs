@@ -129,11 +129,7 @@ fn has_area(p: &geo::Polygon<f64>) -> bool {
 
 fn from_geo(mp: &geo::MultiPolygon<f64>) -> Geometry {
     let ring = |ls: &geo::LineString<f64>| ls.0.iter().map(|c| [c.x, c.y, 0.0]).collect::<Vec<Coord>>();
-    Geometry::MultiPolygon(
-        mp.0.iter()
-            .map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect())
-            .collect(),
-    )
+    Geometry::MultiPolygon(mp.0.iter().map(|p| std::iter::once(ring(p.exterior())).chain(p.interiors().iter().map(ring)).collect()).collect())
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use crate::raster;
 use crate::report::ImportReport;
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
-use formosa_store::raster::TILE_SIZE;
 use formosa_store::mercator::tiles_covering_m;
+use formosa_store::raster::TILE_SIZE;
 use formosa_store::Imports;
 use gdal::raster::GdalDataType;
 use std::collections::HashSet;
@@ -166,7 +166,12 @@ fn sample_tile(source: &raster::RasterSource, bands: usize, xs: &[f64], ys: &[f6
         let a = acc[3];
         if a >= 0.5 {
             let af = a / 255.0;
-            out[i * 4..i * 4 + 4].copy_from_slice(&[(acc[0] / af).round().min(255.0) as u8, (acc[1] / af).round().min(255.0) as u8, (acc[2] / af).round().min(255.0) as u8, a.round() as u8]);
+            out[i * 4..i * 4 + 4].copy_from_slice(&[
+                (acc[0] / af).round().min(255.0) as u8,
+                (acc[1] / af).round().min(255.0) as u8,
+                (acc[2] / af).round().min(255.0) as u8,
+                a.round() as u8,
+            ]);
         }
     }
     Ok(out)
@@ -191,8 +196,8 @@ fn downsample(children: &[Option<Vec<u8>>; 4]) -> Vec<u8> {
                     acc[3] += a;
                 }
                 let o = ((oy + row) * TILE_SIZE + ox + col) * 4;
-                if acc[3] > 0 {
-                    out[o..o + 4].copy_from_slice(&[(acc[0] / acc[3]) as u8, (acc[1] / acc[3]) as u8, (acc[2] / acc[3]) as u8, (acc[3] / 4) as u8]);
+                if let (Some(r), Some(g), Some(b)) = (acc[0].checked_div(acc[3]), acc[1].checked_div(acc[3]), acc[2].checked_div(acc[3])) {
+                    out[o..o + 4].copy_from_slice(&[r as u8, g as u8, b as u8, (acc[3] / 4) as u8]);
                 }
             }
         }

@@ -115,9 +115,7 @@ pub fn build_feature(
             let floors = values[f].as_f64();
             match values[h].as_f64() {
                 Some(height) if height > 0.0 && height <= MAX_BUILDING_HEIGHT_M => {}
-                Some(height) => {
-                    return Err(format!("building height {height} m is impossible (allowed above 0, up to {MAX_BUILDING_HEIGHT_M} m)"))
-                }
+                Some(height) => return Err(format!("building height {height} m is impossible (allowed above 0, up to {MAX_BUILDING_HEIGHT_M} m)")),
                 None => {}
             }
             if let Some(n) = floors {

@@ -6,17 +6,17 @@
 pub mod attributes;
 pub mod crs;
 pub mod geometry;
+pub mod imagery;
 pub mod kinds;
 pub mod progress;
 pub mod raster;
-pub mod imagery;
 pub mod report;
 pub mod source;
 pub mod terrain;
 mod vector;
 
-pub use report::ImportReport;
 pub use imagery::{import_imagery, ImageryOptions};
+pub use report::ImportReport;
 pub use terrain::{import_terrain, TerrainOptions};
 pub use vector::{import_vector, VectorOptions};
 

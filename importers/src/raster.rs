@@ -5,8 +5,8 @@
 
 use crate::crs;
 use crate::ImportError;
-use formosa_store::raster::TILE_SIZE;
 use formosa_store::mercator::{self, tile_bounds_m};
+use formosa_store::raster::TILE_SIZE;
 use formosa_store::Envelope;
 use gdal::spatial_ref::{CoordTransform, SpatialRef};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};

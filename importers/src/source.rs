@@ -107,9 +107,7 @@ pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<Vec
     let layer = match &opts.source_layer {
         Some(name) => {
             let names: Vec<String> = dataset.layers().map(|l| l.name()).collect();
-            dataset.into_layer_by_name(name).map_err(|_| {
-                ImportError::Mapping(format!("{}: no layer '{name}'; its layers are: {}", path.display(), names.join(", ")))
-            })?
+            dataset.into_layer_by_name(name).map_err(|_| ImportError::Mapping(format!("{}: no layer '{name}'; its layers are: {}", path.display(), names.join(", "))))?
         }
         None => dataset.into_layer(0)?,
     };
@@ -125,17 +123,7 @@ pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<Vec
     let gtype = unsafe { gdal_sys::OGR_L_GetGeomType(layer.c_layer()) };
     let has_z = gdal::vector::geometry_type_has_z(gtype);
     let declared = unsafe { gdal_sys::OGR_L_GetFeatureCount(layer.c_layer(), 0) };
-    Ok(VectorSource {
-        path: path.to_path_buf(),
-        driver,
-        layer,
-        srs,
-        srs_label,
-        field_names,
-        field_types,
-        declared_count: (declared >= 0).then_some(declared as u64),
-        has_z,
-    })
+    Ok(VectorSource { path: path.to_path_buf(), driver, layer, srs, srs_label, field_names, field_types, declared_count: (declared >= 0).then_some(declared as u64), has_z })
 }
 
 /// GDAL reads the records of a cut-off .shp as features without geometry; the header says
@@ -168,11 +156,7 @@ pub struct RawFeature {
 impl VectorSource {
     /// Reads every feature in order, calling `each` with batches of up to `batch` features.
     /// Stops with an error on a read error or on attribute bytes that are not UTF-8.
-    pub fn read(
-        &mut self,
-        batch: usize,
-        mut each: impl FnMut(Vec<RawFeature>) -> bool,
-    ) -> Result<u64, ImportError> {
+    pub fn read(&mut self, batch: usize, mut each: impl FnMut(Vec<RawFeature>) -> bool) -> Result<u64, ImportError> {
         let layer = unsafe { self.layer.c_layer() };
         unsafe { gdal_sys::OGR_L_ResetReading(layer) };
         let mut buf = Vec::with_capacity(batch);
@@ -183,10 +167,7 @@ impl VectorSource {
             if f.is_null() {
                 let failed = unsafe { gdal_sys::CPLGetLastErrorType() } >= gdal_sys::CPLErr::CE_Failure;
                 if failed {
-                    return Err(ImportError::Unreadable {
-                        path: self.path.clone(),
-                        reason: format!("read error after {read} features: {}", last_gdal_error()),
-                    });
+                    return Err(ImportError::Unreadable { path: self.path.clone(), reason: format!("read error after {read} features: {}", last_gdal_error()) });
                 }
                 break;
             }
@@ -237,13 +218,7 @@ impl VectorSource {
                     let bytes = CStr::from_ptr(gdal_sys::OGR_F_GetFieldAsString(f, i)).to_bytes();
                     match std::str::from_utf8(bytes) {
                         Ok(s) => Value::Text(s.to_string()),
-                        Err(_) => {
-                            return Err(ImportError::Encoding {
-                                path: self.path.clone(),
-                                field: self.field_names[i as usize].clone(),
-                                fid,
-                            })
-                        }
+                        Err(_) => return Err(ImportError::Encoding { path: self.path.clone(), field: self.field_names[i as usize].clone(), fid }),
                     }
                 }
             });

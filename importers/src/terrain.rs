@@ -10,8 +10,8 @@ use crate::raster;
 use crate::report::ImportReport;
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
-use formosa_store::raster::{NO_DATA, TILE_SIZE};
 use formosa_store::mercator::tiles_covering_m;
+use formosa_store::raster::{NO_DATA, TILE_SIZE};
 use formosa_store::Imports;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -56,10 +56,7 @@ impl Dem {
         let fy = (row - r0 as f64).clamp(0.0, 1.0);
         let at = |c: usize, r: usize| self.values[r * self.width + c];
         let corners = [(at(c0, r0), (1.0 - fx) * (1.0 - fy)), (at(c1, r0), fx * (1.0 - fy)), (at(c0, r1), (1.0 - fx) * fy), (at(c1, r1), fx * fy)];
-        let (sum, weight) = corners
-            .iter()
-            .filter(|(v, _)| self.valid(*v))
-            .fold((0.0, 0.0), |(s, tw), (v, w)| (s + v * w, tw + w));
+        let (sum, weight) = corners.iter().filter(|(v, _)| self.valid(*v)).fold((0.0, 0.0), |(s, tw), (v, w)| (s + v * w, tw + w));
         (weight > 1e-9).then(|| sum / weight)
     }
 }
@@ -85,10 +82,7 @@ pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<Impo
     let lo = dem.values.iter().filter(|v| dem.valid(**v)).cloned().fold(f64::INFINITY, f64::min);
     let hi = dem.values.iter().filter(|v| dem.valid(**v)).cloned().fold(f64::NEG_INFINITY, f64::max);
     if lo < -500.0 || hi > 9000.0 {
-        return Err(ImportError::Unreadable {
-            path: path.clone(),
-            reason: format!("heights range {lo:.1} – {hi:.1} m, which is not terrain (wrong nodata value or units?)"),
-        });
+        return Err(ImportError::Unreadable { path: path.clone(), reason: format!("heights range {lo:.1} – {hi:.1} m, which is not terrain (wrong nodata value or units?)") });
     }
 
     let from_ll = crs::from_wgs84(&source.srs)?;
@@ -122,7 +116,12 @@ pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<Impo
             let (ox, oy) = ((cx % 2) as usize * TILE_SIZE / 2, (cy % 2) as usize * TILE_SIZE / 2);
             for row in 0..TILE_SIZE / 2 {
                 for col in 0..TILE_SIZE / 2 {
-                    let vals = [child[(2 * row) * TILE_SIZE + 2 * col], child[(2 * row) * TILE_SIZE + 2 * col + 1], child[(2 * row + 1) * TILE_SIZE + 2 * col], child[(2 * row + 1) * TILE_SIZE + 2 * col + 1]];
+                    let vals = [
+                        child[(2 * row) * TILE_SIZE + 2 * col],
+                        child[(2 * row) * TILE_SIZE + 2 * col + 1],
+                        child[(2 * row + 1) * TILE_SIZE + 2 * col],
+                        child[(2 * row + 1) * TILE_SIZE + 2 * col + 1],
+                    ];
                     let valid: Vec<f32> = vals.into_iter().filter(|v| *v != NO_DATA).collect();
                     if !valid.is_empty() {
                         parent[(oy + row) * TILE_SIZE + ox + col] = valid.iter().sum::<f32>() / valid.len() as f32;

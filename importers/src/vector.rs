@@ -142,11 +142,7 @@ pub fn import_vector(store: &dyn Imports, opts: &VectorOptions) -> Result<Import
         import.rollback()?;
         return Err(match report.skipped.first() {
             None => ImportError::Empty { path: opts.path.clone() },
-            Some(first) => ImportError::NothingImported {
-                path: opts.path.clone(),
-                skipped: report.skipped.len() as u64,
-                first_reason: first.reason.clone(),
-            },
+            Some(first) => ImportError::NothingImported { path: opts.path.clone(), skipped: report.skipped.len() as u64, first_reason: first.reason.clone() },
         });
     }
     let details = serde_json::json!({
@@ -160,15 +156,15 @@ pub fn import_vector(store: &dyn Imports, opts: &VectorOptions) -> Result<Import
     if let Some(e) = info.extent {
         let [w, s, east, n] = crs::TAIWAN_LONLAT;
         if e.max_x < w || e.min_x > east || e.max_y < s || e.min_y > n {
-            report.warnings.push(format!(
-                "the data lies outside Taiwan ({:.4},{:.4} – {:.4},{:.4}); is {} the right CRS?",
-                e.min_x, e.min_y, e.max_x, e.max_y, report.source_crs
-            ));
+            report.warnings.push(format!("the data lies outside Taiwan ({:.4},{:.4} – {:.4},{:.4}); is {} the right CRS?", e.min_x, e.min_y, e.max_x, e.max_y, report.source_crs));
         }
     }
     report.elapsed = started.elapsed();
     Ok(report)
 }
+
+/// A feature read and decoded: its source fid, geometry and raw attribute values.
+type Decoded = (i64, Geometry, Vec<formosa_store::Value>);
 
 /// Decodes, reprojects (one PROJ call per batch), checks and builds a batch of features.
 #[allow(clippy::too_many_arguments)]
@@ -183,7 +179,7 @@ fn prepare_batch(
     area: &mut dyn FnMut(&Geometry) -> f64,
 ) -> Vec<Prepared> {
     let skip = |fid: i64, reason: String| Skip { fid, reason };
-    let mut decoded: Vec<Result<(i64, Geometry, Vec<formosa_store::Value>), Skip>> = batch
+    let mut decoded: Vec<Result<Decoded, Skip>> = batch
         .into_iter()
         .map(|raw| match raw.wkb {
             None => Err(skip(raw.fid, "feature has no geometry".into())),

@@ -18,13 +18,49 @@ use well_typed::assert_well_typed;
 use formosa_fixtures::rng::Rng;
 
 const NAMES: &[&str] = &[
-    "地號", "段名", "LANDNO", "land_no", "面積", "AREA", "管線種類", "TYPE", "管徑", "埋深", "DEPTH", "埋設年", "狀態", "高度", "樓層", "FLOORS",
-    "用途", "名稱", "NAME", "class", "嚴重程度", "severity", "時間", "", " ", "_", "-", "地 號", "LAND-NO", "x", "Shape_Area", "OBJECTID", "\u{0}",
-    "é", "🌀", "ＡＲＥＡ", "depth_m", "height_m", "floors", "type",
+    "地號",
+    "段名",
+    "LANDNO",
+    "land_no",
+    "面積",
+    "AREA",
+    "管線種類",
+    "TYPE",
+    "管徑",
+    "埋深",
+    "DEPTH",
+    "埋設年",
+    "狀態",
+    "高度",
+    "樓層",
+    "FLOORS",
+    "用途",
+    "名稱",
+    "NAME",
+    "class",
+    "嚴重程度",
+    "severity",
+    "時間",
+    "",
+    " ",
+    "_",
+    "-",
+    "地 號",
+    "LAND-NO",
+    "x",
+    "Shape_Area",
+    "OBJECTID",
+    "\u{0}",
+    "é",
+    "🌀",
+    "ＡＲＥＡ",
+    "depth_m",
+    "height_m",
+    "floors",
+    "type",
 ];
-const OVERRIDES: &[&str] = &[
-    "parcel_no=地號", "parcel_no=", "=地號", "=", "parcel_no", "height_m=高度", "nosuch=x", "depth_m=DEPTH", "utility=TYPE", "floors=nosuchfield", "area_m2=AREA=X", "名稱=name",
-];
+const OVERRIDES: &[&str] =
+    &["parcel_no=地號", "parcel_no=", "=地號", "=", "parcel_no", "height_m=高度", "nosuch=x", "depth_m=DEPTH", "utility=TYPE", "floors=nosuchfield", "area_m2=AREA=X", "名稱=name"];
 const TEXTS: &[&str] = &["", " ", "  住宅區 ", "water", "自來水", "瓦斯", "電力", "電信", "污水", "GAS", "\u{0}\u{7}", "1e309", "NaN", "-5", "12.5", "Ⅻ", "ｗａｔｅｒ", "損壞"];
 
 fn value(rng: &mut Rng) -> Value {

@@ -25,4 +25,3 @@ pub struct Change {
     pub after: Option<Envelope>,
     pub at: String,
 }
-

@@ -26,7 +26,9 @@ pub enum StoreError {
     Open { path: PathBuf, reason: String },
     #[error("{0} is an SQLite file but not a GeoPackage; refusing to write into it")]
     NotAStore(PathBuf),
-    #[error("layer name '{0}' is not allowed: use lower-case letters, digits and '_', starting with a letter (at most 63), and no gpkg_/rtree_/sqlite_/formosa_ prefix or 'terrain'")]
+    #[error(
+        "layer name '{0}' is not allowed: use lower-case letters, digits and '_', starting with a letter (at most 63), and no gpkg_/rtree_/sqlite_/formosa_ prefix or 'terrain'"
+    )]
     BadLayerName(String),
     #[error("no layer named '{0}' in the store")]
     UnknownLayer(String),

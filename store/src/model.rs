@@ -1,8 +1,8 @@
 //! The typed feature model: which layer kinds exist, which attributes each kind carries,
 //! and the values and geometries a feature is made of.
 
-use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// What a layer holds. Each kind has a fixed set of typed attribute columns, so that
@@ -85,21 +85,11 @@ const PIPELINE_COLUMNS: &[Column] = &[
     Column::new("install_year", Integer),
     Column::new("status", Text),
 ];
-const BUILDING_COLUMNS: &[Column] = &[
-    Column::new("height_m", Real),
-    Column::new("floors", Integer),
-    Column::new("use", Text),
-    Column::new("structure", Text),
-    Column::new("name", Text),
-];
+const BUILDING_COLUMNS: &[Column] =
+    &[Column::new("height_m", Real), Column::new("floors", Integer), Column::new("use", Text), Column::new("structure", Text), Column::new("name", Text)];
 const VECTOR_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text)];
-const INCIDENT_COLUMNS: &[Column] = &[
-    Column::new("type", Text),
-    Column::new("severity", Integer),
-    Column::new("time", Text),
-    Column::new("description", Text),
-    Column::new("reporter", Text),
-];
+const INCIDENT_COLUMNS: &[Column] =
+    &[Column::new("type", Text), Column::new("severity", Integer), Column::new("time", Text), Column::new("description", Text), Column::new("reporter", Text)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
@@ -218,13 +208,9 @@ impl Geometry {
             Geometry::Point(c) => g::Point::new(c[0], c[1]).into(),
             Geometry::MultiPoint(v) => g::MultiPoint::from(v.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>()).into(),
             Geometry::MultiLineString(v) => g::MultiLineString::new(v.iter().map(ls).collect()).into(),
-            Geometry::MultiPolygon(v) => g::MultiPolygon::new(
-                v.iter()
-                    .filter(|rings| !rings.is_empty())
-                    .map(|rings| g::Polygon::new(ls(&rings[0]), rings[1..].iter().map(ls).collect()))
-                    .collect(),
-            )
-            .into(),
+            Geometry::MultiPolygon(v) => {
+                g::MultiPolygon::new(v.iter().filter(|rings| !rings.is_empty()).map(|rings| g::Polygon::new(ls(&rings[0]), rings[1..].iter().map(ls).collect())).collect()).into()
+            }
         }
     }
 }
@@ -243,12 +229,7 @@ impl Envelope {
         Self { min_x: self.min_x.min(x), min_y: self.min_y.min(y), max_x: self.max_x.max(x), max_y: self.max_y.max(y) }
     }
     pub fn union(self, o: Envelope) -> Self {
-        Self {
-            min_x: self.min_x.min(o.min_x),
-            min_y: self.min_y.min(o.min_y),
-            max_x: self.max_x.max(o.max_x),
-            max_y: self.max_y.max(o.max_y),
-        }
+        Self { min_x: self.min_x.min(o.min_x), min_y: self.min_y.min(o.min_y), max_x: self.max_x.max(o.max_x), max_y: self.max_y.max(o.max_y) }
     }
     pub fn intersects(&self, o: &Envelope) -> bool {
         self.min_x <= o.max_x && o.min_x <= self.max_x && self.min_y <= o.max_y && o.min_y <= self.max_y

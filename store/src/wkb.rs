@@ -193,4 +193,3 @@ pub fn encode(geom: &Geometry, has_z: bool) -> Vec<u8> {
     write(&mut out, geom, has_z);
     out
 }
-

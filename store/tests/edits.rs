@@ -1,6 +1,6 @@
 //! Live edits: durable, logged in order, visible to queries and to the in-memory rows.
 
-use formosa_store::{Attributes, Edit, Envelope, Geometry, LayerKind, NewFeature, GpkgStore, Value};
+use formosa_store::{Attributes, Edit, Envelope, Geometry, GpkgStore, LayerKind, NewFeature, Value};
 
 fn incident(lon: f64, lat: f64, kind: &str) -> NewFeature {
     NewFeature {

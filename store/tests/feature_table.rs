@@ -1,6 +1,6 @@
 //! The in-memory feature table answers exactly what SQLite answers.
 
-use formosa_store::{Attributes, Envelope, Geometry, ImportMode, ImportSpec, LayerKind, NewFeature, GpkgStore, Value};
+use formosa_store::{Attributes, Envelope, Geometry, GpkgStore, ImportMode, ImportSpec, LayerKind, NewFeature, Value};
 
 fn square(x: f64, y: f64, d: f64) -> Geometry {
     Geometry::MultiPolygon(vec![vec![vec![[x, y, 0.0], [x + d, y, 0.0], [x + d, y + d, 0.0], [x, y + d, 0.0], [x, y, 0.0]]]])
@@ -11,14 +11,7 @@ fn memory_and_sqlite_reads_agree() {
     let dir = tempfile::tempdir().unwrap();
     let store = GpkgStore::open(dir.path().join("s.gpkg")).unwrap();
     let mut import = store
-        .begin_import(ImportSpec {
-            layer: "towns".into(),
-            kind: LayerKind::Vector,
-            mode: ImportMode::Replace,
-            source: "test".into(),
-            source_crs: "EPSG:4326".into(),
-            has_z: false,
-        })
+        .begin_import(ImportSpec { layer: "towns".into(), kind: LayerKind::Vector, mode: ImportMode::Replace, source: "test".into(), source_crs: "EPSG:4326".into(), has_z: false })
         .unwrap();
     for i in 0..50 {
         let mut extra = serde_json::Map::new();

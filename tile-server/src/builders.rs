@@ -93,7 +93,12 @@ mod tests {
         let err = pool.run(|| -> u8 { panic!("bad tile") }).await.unwrap_err();
         assert!(err.to_string().contains("bad tile"), "{err}");
         let pool = Arc::new(pool);
-        let waiting: Vec<_> = (0..64).map(|i| { let pool = pool.clone(); tokio::spawn(async move { pool.run(move || i * 2).await.unwrap() }) }).collect();
+        let waiting: Vec<_> = (0..64)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.run(move || i * 2).await.unwrap() })
+            })
+            .collect();
         let mut sum = 0;
         for w in waiting {
             sum += w.await.unwrap();

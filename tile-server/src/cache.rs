@@ -148,6 +148,9 @@ fn deflate_into(data: &[u8], flush: flate2::FlushCompress, out: &mut Vec<u8>) {
     })
 }
 
+/// Builds under way by id: the key each builds, and whether an invalidation touched it.
+type BuildRegistry = Arc<Mutex<HashMap<u64, (TileKey, bool)>>>;
+
 #[derive(Clone)]
 pub struct TileCache {
     /// None when caching is off (a budget of 0): every request renders.
@@ -159,7 +162,7 @@ pub struct TileCache {
     /// Builds under way, and whether an invalidation touched them since they began: such
     /// a tile may hold the old data, so it is answered but not cached (else a write's very
     /// next request could find the pre-write tile a concurrent build put back).
-    building: Arc<Mutex<HashMap<u64, (TileKey, bool)>>>,
+    building: BuildRegistry,
     next_build: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -167,7 +170,7 @@ pub struct TileCache {
 pub struct Build {
     id: u64,
     /// The registry it is in (None with the cache off).
-    building: Option<Arc<Mutex<HashMap<u64, (TileKey, bool)>>>>,
+    building: Option<BuildRegistry>,
 }
 
 impl Drop for Build {
@@ -315,11 +318,8 @@ pub fn respond(tile: &CachedTile, content_type: &'static str, headers: &HeaderMa
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == tile.etag.to_str().unwrap_or("")));
-    let common = [
-        (header::ETAG, tile.etag.clone()),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
-        (header::VARY, HeaderValue::from_static("Accept-Encoding")),
-    ];
+    let common =
+        [(header::ETAG, tile.etag.clone()), (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")), (header::VARY, HeaderValue::from_static("Accept-Encoding"))];
     if matches {
         return (StatusCode::NOT_MODIFIED, common).into_response();
     }
@@ -387,10 +387,8 @@ mod tests {
 
     #[test]
     fn a_composite_of_parts_gunzips_to_the_concatenation() {
-        let parts: Vec<Arc<CachedTile>> = [vec![], (0..70_000u32).map(|i| (i % 251) as u8).collect(), b"incidents".to_vec(), vec![7; 3000]]
-            .into_iter()
-            .map(|raw| Arc::new(CachedTile::part(raw)))
-            .collect();
+        let parts: Vec<Arc<CachedTile>> =
+            [vec![], (0..70_000u32).map(|i| (i % 251) as u8).collect(), b"incidents".to_vec(), vec![7; 3000]].into_iter().map(|raw| Arc::new(CachedTile::part(raw))).collect();
         let whole = CachedTile::from_parts(&parts);
         let expected: Vec<u8> = parts.iter().flat_map(|p| p.raw.to_vec()).collect();
         assert_eq!(&whole.raw[..], &expected[..]);

@@ -33,9 +33,10 @@ pub fn base_url(headers: &HeaderMap) -> String {
 
 /// Parses "{y}.{ext}" and the numeric path parts, with a clear message for each mistake.
 pub fn parse_tile(z: &str, x: &str, y_file: &str, exts: &[&str]) -> Result<(u8, u32, u32), Problem> {
-    let y = exts.iter().find_map(|e| y_file.strip_suffix(e)).ok_or_else(|| {
-        Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in {} (e.g. 15/27441/14020{})", exts[0], exts[0]))
-    })?;
+    let y = exts
+        .iter()
+        .find_map(|e| y_file.strip_suffix(e))
+        .ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in {} (e.g. 15/27441/14020{})", exts[0], exts[0])))?;
     let num = |name: &str, v: &str| -> Result<u32, Problem> {
         v.parse::<u32>().map_err(|_| Problem::new(StatusCode::BAD_REQUEST, format!("{name} '{v}' is not a non-negative whole number")))
     };

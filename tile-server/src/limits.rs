@@ -3,13 +3,13 @@
 //! timeout are tower layers set up in `server.rs`.
 
 use crate::problem::Problem;
-use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -52,7 +52,8 @@ pub async fn rate_limit(State(limiter): State<Option<Arc<RateLimiter>>>, Connect
     match limiter.take(addr.ip()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
-            let mut r = Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("more than {} requests per second from {}; retry in {:.1} s", limiter.rate, addr.ip(), wait)).into_response();
+            let mut r =
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("more than {} requests per second from {}; retry in {:.1} s", limiter.rate, addr.ip(), wait)).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("{}", wait.ceil().max(1.0) as u64)) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }

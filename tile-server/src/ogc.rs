@@ -95,9 +95,11 @@ pub fn xml(body: String) -> Response {
 
 /// Parses "a,b,c,d" into four finite numbers.
 pub fn parse_bbox(param: &str, v: &str) -> Result<[f64; 4], OgcError> {
-    let parts: Vec<f64> = v.split(',').map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite())).collect::<Option<_>>().ok_or_else(|| {
-        OgcError::invalid(param, format!("{param} '{v}' must be four numbers: minx,miny,maxx,maxy"))
-    })?;
+    let parts: Vec<f64> = v
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().ok().filter(|x| x.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| OgcError::invalid(param, format!("{param} '{v}' must be four numbers: minx,miny,maxx,maxy")))?;
     if parts.len() != 4 {
         return Err(OgcError::invalid(param, format!("{param} '{v}' must be four numbers: minx,miny,maxx,maxy (an optional fifth CRS is not supported)")));
     }

@@ -22,9 +22,7 @@ pub use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     // Static files; what is not there, or not a GET, gets a JSON reason like everything else.
-    let viewer = ServeDir::new(&state.config.viewer_dir)
-        .call_fallback_on_method_not_allowed(true)
-        .fallback(axum::handler::HandlerWithoutStateExt::into_service(static_fallback));
+    let viewer = ServeDir::new(&state.config.viewer_dir).call_fallback_on_method_not_allowed(true).fallback(axum::handler::HandlerWithoutStateExt::into_service(static_fallback));
     // The change stream stays open for good: no timeout on it.
     let streams = Router::new().route("/changes/stream", get(changes::stream));
     let timeout = std::time::Duration::from_secs(state.config.request_timeout_s.max(1));
@@ -45,10 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ogcapi/collections", get(features::collections))
         .route("/ogcapi/collections/{id}", get(features::collection))
         .route("/ogcapi/collections/{id}/items", get(features::items).post(edits::create))
-        .route(
-            "/ogcapi/collections/{id}/items/{fid}",
-            get(features::item).put(edits::replace).patch(edits::patch).delete(edits::delete),
-        )
+        .route("/ogcapi/collections/{id}/items/{fid}", get(features::item).put(edits::replace).patch(edits::patch).delete(edits::delete))
         .route("/changes", get(changes::changes))
         .route("/wms", get(wms::handle))
         .route("/wmts", get(wmts::kvp))
@@ -74,7 +69,14 @@ pub fn router(state: AppState) -> Router {
 fn cors(origins: &[String]) -> CorsLayer {
     use tower_http::cors::{AllowOrigin, Any};
     let layer = CorsLayer::new()
-        .allow_methods([axum::http::Method::GET, axum::http::Method::HEAD, axum::http::Method::POST, axum::http::Method::PUT, axum::http::Method::PATCH, axum::http::Method::DELETE])
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::HEAD,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+            axum::http::Method::PATCH,
+            axum::http::Method::DELETE,
+        ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, "last-event-id".parse().expect("header name")])
         .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER]);
     if origins.iter().any(|o| o == "*") {
@@ -93,7 +95,8 @@ async fn refuse_unservable_paths(req: axum::extract::Request, next: axum::middle
         return Problem::new(axum::http::StatusCode::BAD_REQUEST, "the path contains a NUL byte (%00)").into_response();
     }
     if let Some(long) = path.split('/').map(decoded_len).find(|n| *n > MAX_SEGMENT) {
-        return Problem::new(axum::http::StatusCode::BAD_REQUEST, format!("a path segment is {long} bytes long; no resource here has a name longer than {MAX_SEGMENT}")).into_response();
+        return Problem::new(axum::http::StatusCode::BAD_REQUEST, format!("a path segment is {long} bytes long; no resource here has a name longer than {MAX_SEGMENT}"))
+            .into_response();
     }
     next.run(req).await
 }
@@ -133,7 +136,10 @@ pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<()
     }
     // Disaster reports are written live: their layer always exists.
     store.ensure_layer(INCIDENTS, formosa_store::LayerKind::Incidents).map_err(|e| format!("cannot prepare the incidents layer: {e}"))?;
-    tracing::info!("writes (incidents, pipeline status): {}", if config.write_token.as_deref().is_some_and(|t| !t.is_empty()) { "on, with the configured bearer token" } else { "off (no write_token)" });
+    tracing::info!(
+        "writes (incidents, pipeline status): {}",
+        if config.write_token.as_deref().is_some_and(|t| !t.is_empty()) { "on, with the configured bearer token" } else { "off (no write_token)" }
+    );
     let bind = config.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -143,10 +149,7 @@ pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<()
     }
     let state = AppState::new(store, config);
     tokio::spawn(watch_for_imports(state.clone()));
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 /// Hot re-import: every second, looks for layers another process imported, replaced or
@@ -191,12 +194,9 @@ fn load_feature_tables(store: Arc<dyn Store>, only: Option<Vec<String>>) {
         for layer in store.layers().into_iter().filter(|l| l.feature_kind().is_some() && wanted(&l.name)) {
             let started = std::time::Instant::now();
             match store.keep_rows_in_memory(&layer.name) {
-                Ok((rows, bytes)) => tracing::info!(
-                    "layer '{}': {rows} features in memory ({:.1} MiB) in {:.2} s",
-                    layer.name,
-                    bytes as f64 / 1048576.0,
-                    started.elapsed().as_secs_f64()
-                ),
+                Ok((rows, bytes)) => {
+                    tracing::info!("layer '{}': {rows} features in memory ({:.1} MiB) in {:.2} s", layer.name, bytes as f64 / 1048576.0, started.elapsed().as_secs_f64())
+                }
                 Err(e) => tracing::warn!("layer '{}' stays on disk: {e}", layer.name),
             }
         }
@@ -221,7 +221,6 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -59,6 +59,17 @@ impl AppState {
         store.subscribe(invalidation::listener(cache, Arc::downgrade(&store), move |c| {
             let _ = feed.send(c.clone());
         }));
-        AppState { store, tiles, limiter, plans: Plans::default(), changes, elevation: ElevationCache::new(256), imagery: ImageryCache::new(512), fonts, renderer, config: Arc::new(config) }
+        AppState {
+            store,
+            tiles,
+            limiter,
+            plans: Plans::default(),
+            changes,
+            elevation: ElevationCache::new(256),
+            imagery: ImageryCache::new(512),
+            fonts,
+            renderer,
+            config: Arc::new(config),
+        }
     }
 }

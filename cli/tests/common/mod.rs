@@ -28,22 +28,12 @@ impl Run {
 }
 
 fn to_run(out: Output) -> Run {
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
 }
 
 pub fn formosa(store: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_formosa"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("FORMOSA_CONFIG")
-        .env("FORMOSA_LOG", "warn")
-        .output()
-        .expect("run formosa");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_formosa")).arg("--store").arg(store).args(args).env_remove("FORMOSA_CONFIG").env("FORMOSA_LOG", "warn").output().expect("run formosa");
     to_run(out)
 }
 
@@ -69,20 +59,13 @@ pub fn ogr_count(path: &str, layer: Option<&str>) -> u64 {
         args.insert(0, "-al");
     }
     let out = tool("ogrinfo", &args);
-    out.lines()
-        .find_map(|l| l.strip_prefix("Feature Count: "))
-        .unwrap_or_else(|| panic!("no feature count in:\n{out}"))
-        .trim()
-        .parse()
-        .unwrap()
+    out.lines().find_map(|l| l.strip_prefix("Feature Count: ")).unwrap_or_else(|| panic!("no feature count in:\n{out}")).trim().parse().unwrap()
 }
 
 /// Runs SQL through GDAL and returns the values of the first column, in order.
 pub fn ogr_sql(path: &str, sql: &str) -> Vec<String> {
     let out = tool("ogrinfo", &["-ro", "-q", path, "-sql", sql]);
-    out.lines()
-        .filter_map(|l| l.trim().split_once(" = ").map(|(_, v)| v.to_string()))
-        .collect()
+    out.lines().filter_map(|l| l.trim().split_once(" = ").map(|(_, v)| v.to_string())).collect()
 }
 
 /// `formosa info --json` layers as (name, kind, count), to compare a store before and after.

@@ -114,12 +114,8 @@ pub fn to_tile(g: &Geometry, space: &TileSpace, tolerance: f64, min_area: f64) -
 
 fn points(cs: &[formosa_store::Coord], space: &TileSpace) -> Option<TileGeometry> {
     let (lo, hi) = (space.lo(), space.hi());
-    let pts: Vec<IPt> = cs
-        .iter()
-        .map(|c| space.project(c[0], c[1]))
-        .filter(|p| p[0] >= lo && p[0] <= hi && p[1] >= lo && p[1] <= hi)
-        .map(|p| [p[0].round() as i32, p[1].round() as i32])
-        .collect();
+    let pts: Vec<IPt> =
+        cs.iter().map(|c| space.project(c[0], c[1])).filter(|p| p[0] >= lo && p[0] <= hi && p[1] >= lo && p[1] <= hi).map(|p| [p[0].round() as i32, p[1].round() as i32]).collect();
     (!pts.is_empty()).then_some(TileGeometry::Points(pts))
 }
 
@@ -329,13 +325,7 @@ mod tests {
             let (lon, lat) = formosa_store::mercator::to_lonlat(mx, my);
             [lon, lat, 0.0]
         };
-        Geometry::MultiPolygon(vec![vec![vec![
-            to_ll(x0, y0),
-            to_ll(x0, y0 + size),
-            to_ll(x0 + size, y0 + size),
-            to_ll(x0 + size, y0),
-            to_ll(x0, y0),
-        ]]])
+        Geometry::MultiPolygon(vec![vec![vec![to_ll(x0, y0), to_ll(x0, y0 + size), to_ll(x0 + size, y0 + size), to_ll(x0 + size, y0), to_ll(x0, y0)]]])
     }
 
     #[test]

@@ -58,11 +58,8 @@ pub fn encode(pixmap: &Pixmap, format: ImageFormat) -> Result<Vec<u8>, String> {
         ImageFormat::Png => {
             // Opaque maps go out as RGB (a quarter fewer bytes to filter and deflate).
             let opaque = pixmap.pixels().iter().all(|p| p.alpha() == 255);
-            let (color, data) = if opaque {
-                (png::ColorType::Rgb, pixmap.pixels().iter().flat_map(|p| [p.red(), p.green(), p.blue()]).collect())
-            } else {
-                (png::ColorType::Rgba, rgba(pixmap))
-            };
+            let (color, data) =
+                if opaque { (png::ColorType::Rgb, pixmap.pixels().iter().flat_map(|p| [p.red(), p.green(), p.blue()]).collect()) } else { (png::ColorType::Rgba, rgba(pixmap)) };
             let mut enc = png::Encoder::new(&mut out, w, h);
             enc.set_color(color);
             enc.set_depth(png::BitDepth::Eight);

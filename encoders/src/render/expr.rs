@@ -114,10 +114,25 @@ pub enum Expr {
     Zoom,
     GeometryType,
     Coalesce(Vec<Expr>),
-    Match { input: Box<Expr>, arms: Vec<(Vec<V>, Expr)>, default: Box<Expr> },
-    Case { branches: Vec<(Expr, Expr)>, default: Box<Expr> },
-    Interpolate { curve: Curve, input: Box<Expr>, stops: Vec<(f64, Expr)> },
-    Step { input: Box<Expr>, base: Box<Expr>, stops: Vec<(f64, Expr)> },
+    Match {
+        input: Box<Expr>,
+        arms: Vec<(Vec<V>, Expr)>,
+        default: Box<Expr>,
+    },
+    Case {
+        branches: Vec<(Expr, Expr)>,
+        default: Box<Expr>,
+    },
+    Interpolate {
+        curve: Curve,
+        input: Box<Expr>,
+        stops: Vec<(f64, Expr)>,
+    },
+    Step {
+        input: Box<Expr>,
+        base: Box<Expr>,
+        stops: Vec<(f64, Expr)>,
+    },
     Compare(Cmp, Box<Expr>, Box<Expr>),
     All(Vec<Expr>),
     Any(Vec<Expr>),
@@ -335,7 +350,7 @@ fn parse_call(a: &[Json]) -> Result<Expr, String> {
             Expr::In(arg(a, 1, op)?, set.ok_or("'in' needs a literal array")?)
         }
         "match" => {
-            if a.len() < 5 || a.len() % 2 == 0 {
+            if a.len() < 5 || a.len().is_multiple_of(2) {
                 return Err("'match' needs an input, label/output pairs and a fallback".into());
             }
             let mut arms = Vec::new();

@@ -10,8 +10,8 @@
 use super::color::Rgba;
 use super::MapView;
 use crate::terrain::heights::Sampler;
-use formosa_store::raster::TILE_SIZE;
 use formosa_store::mercator::HALF_WORLD;
+use formosa_store::raster::TILE_SIZE;
 use formosa_store::StoreError;
 use std::f64::consts::PI;
 use tiny_skia::Pixmap;
@@ -48,7 +48,13 @@ pub fn draw(pixmap: &mut Pixmap, view: &MapView, sampler: &mut Sampler, paint: &
     // MapLibre's derivative: 2 × dz per Web Mercator metre, exaggerated below zoom 15,
     // clamped to ±1 (it is stored in a colour channel).
     let zf = level as f64;
-    let exaggeration_factor = if zf < 2.0 { 0.4 } else if zf < 4.5 { 0.35 } else { 0.3 };
+    let exaggeration_factor = if zf < 2.0 {
+        0.4
+    } else if zf < 4.5 {
+        0.35
+    } else {
+        0.3
+    };
     let boost = 2f64.powf(if zf < 15.0 { (15.0 - zf) * exaggeration_factor } else { 0.0 });
     let mut deriv = vec![(0f32, 0f32); w * h];
     for r in 1..h - 1 {

@@ -3,23 +3,26 @@
 //! (never coarser than needed), bilinear.
 
 use super::MapView;
-use formosa_store::raster::TILE_SIZE;
 use formosa_store::mercator::HALF_WORLD;
+use formosa_store::raster::TILE_SIZE;
 use formosa_store::{Pyramids, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tiny_skia::Pixmap;
 
+/// An encoded imagery tile (or none there), by (layer, z, x, y).
+type CachedTile = Arc<Option<Vec<u8>>>;
+
 /// Decoded imagery tiles (premultiplied RGBA), shared by requests.
 #[derive(Clone)]
-pub struct ImageryCache(moka::sync::Cache<(String, u8, u32, u32), Arc<Option<Vec<u8>>>>);
+pub struct ImageryCache(moka::sync::Cache<(String, u8, u32, u32), CachedTile>);
 
 impl ImageryCache {
     pub fn new(tiles: u64) -> Self {
         ImageryCache(moka::sync::Cache::new(tiles))
     }
 
-    fn get(&self, store: &dyn Pyramids, layer: &str, z: u8, x: u32, y: u32) -> Result<Arc<Option<Vec<u8>>>, StoreError> {
+    fn get(&self, store: &dyn Pyramids, layer: &str, z: u8, x: u32, y: u32) -> Result<CachedTile, StoreError> {
         let key = (layer.to_string(), z, x, y);
         if let Some(t) = self.0.get(&key) {
             return Ok(t);
@@ -27,10 +30,14 @@ impl ImageryCache {
         let tile = match store.imagery_tile(layer, z, x, y)? {
             Some(bytes) => {
                 let rgba = image::load_from_memory(&bytes).map_err(|e| StoreError::Schema(format!("imagery tile {layer} {z}/{x}/{y}: {e}")))?.to_rgba8().into_raw();
-                Some(rgba.chunks_exact(4).flat_map(|p| {
-                    let a = p[3] as u16;
-                    [(p[0] as u16 * a / 255) as u8, (p[1] as u16 * a / 255) as u8, (p[2] as u16 * a / 255) as u8, p[3]]
-                }).collect())
+                Some(
+                    rgba.chunks_exact(4)
+                        .flat_map(|p| {
+                            let a = p[3] as u16;
+                            [(p[0] as u16 * a / 255) as u8, (p[1] as u16 * a / 255) as u8, (p[2] as u16 * a / 255) as u8, p[3]]
+                        })
+                        .collect(),
+                )
             }
             None => None,
         };

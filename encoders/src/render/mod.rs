@@ -14,10 +14,10 @@
 
 pub mod color;
 pub mod crs;
+pub mod encode;
 pub mod expr;
 pub mod hillshade;
 pub mod imagery;
-pub mod encode;
 pub mod style;
 pub mod text;
 
@@ -86,7 +86,12 @@ impl MapView {
         let mut env: Option<Envelope> = None;
         for i in 0..=16 {
             let t = i as f64 / 16.0;
-            for (px, py) in [(-margin + t * (w + 2.0 * margin), -margin), (-margin + t * (w + 2.0 * margin), h + margin), (-margin, -margin + t * (h + 2.0 * margin)), (w + margin, -margin + t * (h + 2.0 * margin))] {
+            for (px, py) in [
+                (-margin + t * (w + 2.0 * margin), -margin),
+                (-margin + t * (w + 2.0 * margin), h + margin),
+                (-margin, -margin + t * (h + 2.0 * margin)),
+                (w + margin, -margin + t * (h + 2.0 * margin)),
+            ] {
                 let (lon, lat) = self.lonlat_at(px, py);
                 let (lon, lat) = (lon.clamp(-180.0, 180.0), lat.clamp(-85.06, 85.06));
                 env = Some(match env {
@@ -247,7 +252,8 @@ impl Renderer {
             }
         }
         // Imagery lies under everything but the background.
-        let position = |m: &MapLayer| if m.style_layers.is_empty() { 1 } else { 2 + self.style.layers.iter().position(|l| m.style_layers.first() == Some(&l.id)).unwrap_or(usize::MAX - 2) };
+        let position =
+            |m: &MapLayer| if m.style_layers.is_empty() { 1 } else { 2 + self.style.layers.iter().position(|l| m.style_layers.first() == Some(&l.id)).unwrap_or(usize::MAX - 2) };
         out.sort_by_key(position);
         out
     }
@@ -347,7 +353,8 @@ impl Renderer {
             if name == BASEMAP && !self.style.layers.iter().any(|l| l.kind == LayerType::Background) {
                 plan.splice(before..before, imagery.iter().map(|(n, z)| Step::Imagery(n.clone(), *z)));
             }
-            let known = name == BASEMAP || (name == TERRAIN && catalogue.iter().any(|l| l.kind == TERRAIN_KIND)) || catalogue.iter().any(|l| &l.name == name && l.feature_kind().is_some());
+            let known =
+                name == BASEMAP || (name == TERRAIN && catalogue.iter().any(|l| l.kind == TERRAIN_KIND)) || catalogue.iter().any(|l| &l.name == name && l.feature_kind().is_some());
             if plan.len() == before && !known {
                 return Err(RenderError::UnknownLayer(name.clone()));
             }
@@ -590,9 +597,8 @@ fn draw_features(pixmap: &mut Pixmap, layer: &StyleLayer, features: &[Feature], 
         let Some(path) = pb.finish() else { continue };
         let width = key.width as f32 / 16.0;
         // MapLibre's dashes are in line widths.
-        let dash = (key.dash.len() >= 2 && key.dash.len() % 2 == 0)
-            .then(|| StrokeDash::new(key.dash.iter().map(|d| (*d as f32 / 16.0 * width).max(0.01)).collect(), 0.0))
-            .flatten();
+        let dash =
+            (key.dash.len() >= 2 && key.dash.len() % 2 == 0).then(|| StrokeDash::new(key.dash.iter().map(|d| (*d as f32 / 16.0 * width).max(0.01)).collect(), 0.0)).flatten();
         let stroke = Stroke { width, line_cap: cap, line_join: join, dash, ..Default::default() };
         pixmap.stroke_path(&path, &paint(rgba(key.color)), &stroke, Transform::identity(), None);
     }
@@ -699,7 +705,7 @@ fn collect_labels(font: &text::Font, layer: &StyleLayer, order: usize, features:
 /// Places labels as MapLibre does — upper layers first, each only where it collides with
 /// nothing placed — then draws the placed ones bottom layer first.
 fn place_and_draw_labels(pixmap: &mut Pixmap, font: &text::Font, mut labels: Vec<Label>) {
-    labels.sort_by(|a, b| b.order.cmp(&a.order));
+    labels.sort_by_key(|l| std::cmp::Reverse(l.order));
     let mut collisions = text::Collisions::default();
     let mut placed: Vec<&Label> = labels.iter().filter(|l| collisions.try_place(l.shaped.bounds(l.at.0, l.at.1, l.padding))).collect();
     placed.reverse();

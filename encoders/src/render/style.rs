@@ -107,7 +107,9 @@ impl RenderStyle {
                     for (k, v) in o {
                         // A font stack is a plain array of names, not an expression.
                         let expr = match v {
-                            Json::Array(names) if k == "text-font" && names.iter().all(Json::is_string) => Ok(Expr::Lit(V::Str(names.iter().filter_map(Json::as_str).collect::<Vec<_>>().join(",")))),
+                            Json::Array(names) if k == "text-font" && names.iter().all(Json::is_string) => {
+                                Ok(Expr::Lit(V::Str(names.iter().filter_map(Json::as_str).collect::<Vec<_>>().join(","))))
+                            }
                             v => Expr::parse(v),
                         };
                         props.insert(k.clone(), expr.map_err(|e| format!("layer '{id}', {k}: {e}"))?);

@@ -9,23 +9,26 @@
 //! exact; the constant keeps any one city within a few metres. Outside the DEM the height
 //! is sea level (H = 0, h = N), never garbage.
 
-use formosa_store::raster::{ElevationTile, TILE_SIZE};
 use formosa_store::mercator::{tile_bounds_m, HALF_WORLD};
+use formosa_store::raster::{ElevationTile, TILE_SIZE};
 use formosa_store::{Pyramids, StoreError};
 use std::sync::Arc;
+
+/// A decoded pyramid tile, or the knowledge that there is none there.
+type CachedTile = Arc<Option<ElevationTile>>;
 
 /// Decoded pyramid tiles shared by requests: a terrain tile reads up to four of them
 /// (its own and the neighbours its edge samples fall into), and decoding their TIFFs
 /// was a sixth of a quantized-mesh tile's time. Holds `capacity` tiles (256 KiB each).
 #[derive(Clone)]
-pub struct ElevationCache(moka::sync::Cache<(u8, u32, u32), Arc<Option<ElevationTile>>>);
+pub struct ElevationCache(moka::sync::Cache<(u8, u32, u32), CachedTile>);
 
 impl ElevationCache {
     pub fn new(capacity: u64) -> Self {
         ElevationCache(moka::sync::Cache::new(capacity))
     }
 
-    fn get(&self, store: &dyn Pyramids, z: u8, x: u32, y: u32) -> Result<Arc<Option<ElevationTile>>, StoreError> {
+    fn get(&self, store: &dyn Pyramids, z: u8, x: u32, y: u32) -> Result<CachedTile, StoreError> {
         if let Some(t) = self.0.get(&(z, x, y)) {
             return Ok(t);
         }
@@ -46,7 +49,7 @@ pub struct Sampler<'a> {
     cache: &'a ElevationCache,
     zoom: u8,
     /// The few pyramid tiles read so far (a tile and its neighbours at most).
-    tiles: Vec<((u32, u32), Arc<Option<ElevationTile>>)>,
+    tiles: Vec<((u32, u32), CachedTile)>,
     pub geoid_undulation_m: f64,
 }
 

@@ -136,12 +136,7 @@ pub fn tile(store: &dyn Pyramids, cache: &ElevationCache, z: u8, x: u32, y: u32,
         e
     };
     let max = QMAX as u16;
-    for list in [
-        edge(&|i| u[i] == 0, &|i| v[i]),
-        edge(&|i| v[i] == 0, &|i| u[i]),
-        edge(&|i| u[i] == max, &|i| v[i]),
-        edge(&|i| v[i] == max, &|i| u[i]),
-    ] {
+    for list in [edge(&|i| u[i] == 0, &|i| v[i]), edge(&|i| v[i] == 0, &|i| u[i]), edge(&|i| u[i] == max, &|i| v[i]), edge(&|i| v[i] == max, &|i| u[i])] {
         out.extend_from_slice(&(list.len() as u32).to_le_bytes());
         for i in list {
             put(&mut out, i);

@@ -4,8 +4,8 @@
 //! pyramid's deepest level they are bilinearly upsampled; outside the DEM, sea level.
 
 use super::heights::{ElevationCache, Sampler};
-use formosa_store::raster::TILE_SIZE;
 use formosa_store::mercator::tile_bounds_m;
+use formosa_store::raster::TILE_SIZE;
 use formosa_store::{Pyramids, StoreError};
 
 /// Heights at the pixel centres of a 256×256 tile at z/x/y (row-major from the

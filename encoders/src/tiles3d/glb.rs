@@ -50,7 +50,7 @@ struct Bin {
 
 impl Bin {
     fn view(&mut self, bytes: &[u8], target: Option<u32>) -> usize {
-        while self.data.len() % 8 != 0 {
+        while !self.data.len().is_multiple_of(8) {
             self.data.push(0);
         }
         let mut v = json!({ "buffer": 0, "byteOffset": self.data.len(), "byteLength": bytes.len() });
@@ -144,7 +144,7 @@ pub fn encode(parts: &[Part], table: &PropertyTable) -> Vec<u8> {
             }
         }
     }
-    while bin.data.len() % 8 != 0 {
+    while !bin.data.len().is_multiple_of(8) {
         bin.data.push(0);
     }
 
@@ -165,7 +165,7 @@ pub fn encode(parts: &[Part], table: &PropertyTable) -> Vec<u8> {
         "buffers": [{ "byteLength": bin.data.len() }],
     });
     let mut json_bytes = serde_json::to_vec(&gltf).expect("JSON");
-    while json_bytes.len() % 4 != 0 {
+    while !json_bytes.len().is_multiple_of(4) {
         json_bytes.push(b' ');
     }
     let total = 12 + 8 + json_bytes.len() + 8 + bin.data.len();

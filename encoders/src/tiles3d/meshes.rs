@@ -125,10 +125,13 @@ fn dedupe_closed(r: &[[f64; 2]]) -> Vec<[f64; 2]> {
 }
 
 fn signed_area(r: &[[f64; 2]]) -> f64 {
-    (0..r.len()).map(|i| {
-        let (a, b) = (r[i], r[(i + 1) % r.len()]);
-        a[0] * b[1] - b[0] * a[1]
-    }).sum::<f64>() / 2.0
+    (0..r.len())
+        .map(|i| {
+            let (a, b) = (r[i], r[(i + 1) % r.len()]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum::<f64>()
+        / 2.0
 }
 
 /// A closed tube of `radius` along `line` (local ENU metres), `segments` around. Rings
@@ -153,7 +156,11 @@ pub fn tube(part: &mut Part, line: &[[f64; 3]], radius: f64, segments: usize, fe
             seg_dir[k - 1]
         } else {
             let s = [seg_dir[k - 1][0] + seg_dir[k][0], seg_dir[k - 1][1] + seg_dir[k][1], seg_dir[k - 1][2] + seg_dir[k][2]];
-            if dot(s, s) < 1e-12 { seg_dir[k] } else { unit(s) }
+            if dot(s, s) < 1e-12 {
+                seg_dir[k]
+            } else {
+                unit(s)
+            }
         }
     };
     let t0 = tangent(0);
@@ -222,10 +229,13 @@ mod tests {
 
     /// Twice the signed volume (divergence theorem): positive when triangles face out.
     fn volume(p: &Part) -> f64 {
-        p.indices.chunks(3).map(|t| {
-            let [a, b, c] = [t[0], t[1], t[2]].map(|i| p.positions[i as usize].map(f64::from));
-            dot(a, cross(b, c)) / 6.0
-        }).sum()
+        p.indices
+            .chunks(3)
+            .map(|t| {
+                let [a, b, c] = [t[0], t[1], t[2]].map(|i| p.positions[i as usize].map(f64::from));
+                dot(a, cross(b, c)) / 6.0
+            })
+            .sum()
     }
 
     #[test]

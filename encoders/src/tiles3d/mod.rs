@@ -167,6 +167,9 @@ fn centre(f: &Feature) -> (f64, f64) {
     ((lo[0] + hi[0]) / 2.0, (lo[1] + hi[1]) / 2.0)
 }
 
+/// A feature placed for tiling: its id, centre (lon, lat) and region.
+type Placed = (i64, (f64, f64), Region);
+
 impl Plan {
     /// Tiles a buildings or pipelines layer: reads every feature once.
     pub fn make(store: &dyn Source, elevation: &ElevationCache, layer: &str, geoid_undulation_m: f64) -> Result<Plan, Tiles3dError> {
@@ -177,7 +180,7 @@ impl Plan {
         ids.sort_unstable();
         let mut sampler = Sampler::new(store, elevation, u8::MAX, geoid_undulation_m);
         // Per feature: its region; grouped by the z15 tile of its centre.
-        let mut leaves: BTreeMap<TileId, Vec<(i64, (f64, f64), Region)>> = BTreeMap::new();
+        let mut leaves: BTreeMap<TileId, Vec<Placed>> = BTreeMap::new();
         for chunk in ids.chunks(4096) {
             for f in l.features(chunk, Attributes::Typed)? {
                 let (lo, hi) = match sampler.as_mut() {
@@ -194,7 +197,7 @@ impl Plan {
         }
         // Split crowded tiles into quadrants.
         let mut nodes: BTreeMap<TileId, Node> = BTreeMap::new();
-        let mut queue: Vec<(TileId, Vec<(i64, (f64, f64), Region)>)> = leaves.into_iter().collect();
+        let mut queue: Vec<(TileId, Vec<Placed>)> = leaves.into_iter().collect();
         while let Some((id, features)) = queue.pop() {
             if features.len() > MAX_FEATURES && id.0 < MAX_ZOOM {
                 let mut quads: BTreeMap<TileId, Vec<_>> = BTreeMap::new();
@@ -227,7 +230,7 @@ impl Plan {
         // Regions bottom-up: every node contains its children.
         let order: Vec<TileId> = {
             let mut k: Vec<TileId> = nodes.keys().copied().collect();
-            k.sort_by(|a, b| b.0.cmp(&a.0));
+            k.sort_by_key(|t| std::cmp::Reverse(t.0));
             k
         };
         for id in order {
@@ -315,10 +318,17 @@ impl Plan {
                     let top = base + building_height(f);
                     if let Geometry::MultiPolygon(polygons) = &f.geometry {
                         for rings in polygons {
-                            let local: Vec<Vec<[f64; 2]>> = rings.iter().map(|r| r.iter().map(|c| {
-                                let p = enu.local(c[0], c[1], 0.0);
-                                [p[0], p[1]]
-                            }).collect()).collect();
+                            let local: Vec<Vec<[f64; 2]>> = rings
+                                .iter()
+                                .map(|r| {
+                                    r.iter()
+                                        .map(|c| {
+                                            let p = enu.local(c[0], c[1], 0.0);
+                                            [p[0], p[1]]
+                                        })
+                                        .collect()
+                                })
+                                .collect();
                             // Heights are along local up; the frame's curvature over a
                             // tile (≤ ~1 km) is centimetres, taken up by `local`'s z below.
                             let z0 = enu.local(rings[0][0][0], rings[0][0][1], base)[2];
@@ -377,7 +387,11 @@ const UTILITIES: [(&str, [u8; 3]); 6] = [
 fn srgb(r: u8, g: u8, b: u8) -> [f32; 4] {
     let lin = |c: u8| {
         let c = c as f32 / 255.0;
-        if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
     };
     [lin(r), lin(g), lin(b), 1.0]
 }
@@ -399,20 +413,32 @@ fn property_table(kind: LayerKind, features: &[Feature]) -> PropertyTable {
     for c in kind.columns() {
         let values = features.iter().map(|f| f.property(c.name).cloned().unwrap_or(Value::Null));
         let column = match c.ty {
-            formosa_store::ColumnType::Real => Column::Float64(values.map(|v| match v {
-                Value::Real(x) => x,
-                Value::Integer(i) => i as f64,
-                _ => f64::NAN,
-            }).collect()),
-            formosa_store::ColumnType::Integer => Column::Int64(values.map(|v| match v {
-                Value::Integer(i) => i,
-                Value::Real(x) => x as i64,
-                _ => -1,
-            }).collect()),
-            formosa_store::ColumnType::Text => Column::Text(values.map(|v| match v {
-                Value::Text(s) => s,
-                _ => String::new(),
-            }).collect()),
+            formosa_store::ColumnType::Real => Column::Float64(
+                values
+                    .map(|v| match v {
+                        Value::Real(x) => x,
+                        Value::Integer(i) => i as f64,
+                        _ => f64::NAN,
+                    })
+                    .collect(),
+            ),
+            formosa_store::ColumnType::Integer => Column::Int64(
+                values
+                    .map(|v| match v {
+                        Value::Integer(i) => i,
+                        Value::Real(x) => x as i64,
+                        _ => -1,
+                    })
+                    .collect(),
+            ),
+            formosa_store::ColumnType::Text => Column::Text(
+                values
+                    .map(|v| match v {
+                        Value::Text(s) => s,
+                        _ => String::new(),
+                    })
+                    .collect(),
+            ),
         };
         columns.push((c.name, column));
     }

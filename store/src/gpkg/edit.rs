@@ -21,14 +21,8 @@ impl GpkgStore {
                 _ => Err(StoreError::KindMismatch { layer: name.into(), existing: l.info.kind.clone(), requested: kind.to_string() }),
             };
         }
-        let import = self.begin_import(ImportSpec {
-            layer: name.into(),
-            kind,
-            mode: ImportMode::Replace,
-            source: "live edits".into(),
-            source_crs: "EPSG:4326".into(),
-            has_z: false,
-        })?;
+        let import =
+            self.begin_import(ImportSpec { layer: name.into(), kind, mode: ImportMode::Replace, source: "live edits".into(), source_crs: "EPSG:4326".into(), has_z: false })?;
         import.commit(serde_json::json!({ "live": true }))?;
         self.reload()
     }
@@ -67,12 +61,7 @@ impl GpkgStore {
             Edit::Insert(f) => {
                 let (blob, env, extra) = encode(f)?;
                 let placeholders: Vec<String> = (0..names.len()).map(|i| format!("?{}", i + 2)).collect();
-                let sql = format!(
-                    "INSERT INTO \"{layer}\" (geom, {}, source_attributes) VALUES (?1, {}, ?{})",
-                    names.join(", "),
-                    placeholders.join(", "),
-                    names.len() + 2
-                );
+                let sql = format!("INSERT INTO \"{layer}\" (geom, {}, source_attributes) VALUES (?1, {}, ?{})", names.join(", "), placeholders.join(", "), names.len() + 2);
                 let mut p: Vec<&dyn rusqlite::ToSql> = vec![&blob];
                 p.extend(f.values.iter().map(|v| v as &dyn rusqlite::ToSql));
                 p.push(&extra);
@@ -104,14 +93,26 @@ impl GpkgStore {
             "INSERT INTO formosa_changes (layer, fid, op, before_min_x, before_min_y, before_max_x, before_max_y,
              after_min_x, after_min_y, after_max_x, after_max_y, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
-                layer, fid, op,
-                e(before, |v| v.min_x), e(before, |v| v.min_y), e(before, |v| v.max_x), e(before, |v| v.max_y),
-                e(after, |v| v.min_x), e(after, |v| v.min_y), e(after, |v| v.max_x), e(after, |v| v.max_y),
+                layer,
+                fid,
+                op,
+                e(before, |v| v.min_x),
+                e(before, |v| v.min_y),
+                e(before, |v| v.max_x),
+                e(before, |v| v.max_y),
+                e(after, |v| v.min_x),
+                e(after, |v| v.min_y),
+                e(after, |v| v.max_x),
+                e(after, |v| v.max_y),
                 at
             ],
         )?;
         let seq = tx.last_insert_rowid();
-        let delta: i64 = match op { "insert" => 1, "delete" => -1, _ => 0 };
+        let delta: i64 = match op {
+            "insert" => 1,
+            "delete" => -1,
+            _ => 0,
+        };
         tx.execute("UPDATE formosa_layers SET feature_count = feature_count + ?2 WHERE name = ?1", params![layer, delta])?;
         tx.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1", [layer])?;
         tx.commit()?;

@@ -19,11 +19,8 @@ pub const TERRAIN_TABLE: &str = crate::raster::TERRAIN;
 /// gridded-coverage extension prescribes for float data).
 pub fn encode_tiff(heights: &[f32]) -> Result<Vec<u8>, StoreError> {
     let mut buf = Cursor::new(Vec::new());
-    let mut enc = tiff::encoder::TiffEncoder::new(&mut buf)
-        .map_err(|e| StoreError::Elevation(e.to_string()))?
-        .with_compression(tiff::encoder::Compression::Lzw);
-    enc.write_image::<tiff::encoder::colortype::Gray32Float>(TILE_SIZE as u32, TILE_SIZE as u32, heights)
-        .map_err(|e| StoreError::Elevation(e.to_string()))?;
+    let mut enc = tiff::encoder::TiffEncoder::new(&mut buf).map_err(|e| StoreError::Elevation(e.to_string()))?.with_compression(tiff::encoder::Compression::Lzw);
+    enc.write_image::<tiff::encoder::colortype::Gray32Float>(TILE_SIZE as u32, TILE_SIZE as u32, heights).map_err(|e| StoreError::Elevation(e.to_string()))?;
     Ok(buf.into_inner())
 }
 
@@ -52,15 +49,8 @@ impl GpkgStore {
             params![TERRAIN_TABLE, NO_DATA as f64],
         )?;
         let def = "http://docs.opengeospatial.org/is/17-066r1/17-066r1.html";
-        for (table, column) in [
-            ("gpkg_2d_gridded_coverage_ancillary", None),
-            ("gpkg_2d_gridded_tile_ancillary", None),
-            (TERRAIN_TABLE, Some("tile_data")),
-        ] {
-            conn.execute(
-                "INSERT OR REPLACE INTO gpkg_extensions VALUES (?1, ?2, 'gpkg_2d_gridded_coverage', ?3, 'read-write')",
-                params![table, column, def],
-            )?;
+        for (table, column) in [("gpkg_2d_gridded_coverage_ancillary", None), ("gpkg_2d_gridded_tile_ancillary", None), (TERRAIN_TABLE, Some("tile_data"))] {
+            conn.execute("INSERT OR REPLACE INTO gpkg_extensions VALUES (?1, ?2, 'gpkg_2d_gridded_coverage', ?3, 'read-write')", params![table, column, def])?;
         }
         Ok(GpkgTerrainImport { pyramid })
     }

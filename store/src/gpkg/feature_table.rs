@@ -103,8 +103,7 @@ impl FeatureTable {
     /// The feature with this fid, if any; `with_extras` adds the source attributes.
     pub fn get(&self, fid: i64, with_extras: bool) -> Option<Result<Feature, StoreError>> {
         let row = self.rows.get(usize::try_from(fid - self.first_fid).ok()?)?.as_ref()?;
-        let mut properties: Vec<(Cow<'static, str>, Value)> =
-            self.kind.columns().iter().zip(row.values.iter()).map(|(c, v)| (Cow::Borrowed(c.name), v.clone())).collect();
+        let mut properties: Vec<(Cow<'static, str>, Value)> = self.kind.columns().iter().zip(row.values.iter()).map(|(c, v)| (Cow::Borrowed(c.name), v.clone())).collect();
         if with_extras {
             properties.extend(extras_of(row.extras.as_deref()));
         }

@@ -11,7 +11,7 @@ pub fn encode(geom: &Geometry, srs_id: i32, has_z: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(48 + 16 * 32);
     out.extend_from_slice(b"GP");
     out.push(0); // version 1
-    // flags: little endian (bit 0); envelope [minx,maxx,miny,maxy] (1 << 1); empty (bit 4)
+                 // flags: little endian (bit 0); envelope [minx,maxx,miny,maxy] (1 << 1); empty (bit 4)
     let mut flags = 0x01u8;
     if env.is_some() {
         flags |= 1 << 1;
@@ -58,7 +58,11 @@ fn parse_header(blob: &[u8]) -> Result<(Option<Envelope>, usize), BlobError> {
     }
     let read = |i: usize| {
         let b: [u8; 8] = blob[8 + i * 8..16 + i * 8].try_into().unwrap();
-        if le { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) }
+        if le {
+            f64::from_le_bytes(b)
+        } else {
+            f64::from_be_bytes(b)
+        }
     };
     let env = (n > 0).then(|| Envelope { min_x: read(0), max_x: read(1), min_y: read(2), max_y: read(3) });
     Ok((env, end))

@@ -16,10 +16,7 @@ impl SpatialIndex {
     /// Bulk-loads (OMT packing), which is several times faster than inserting one by one
     /// and gives a better-balanced tree.
     pub fn bulk_load(entries: Vec<(i64, Envelope)>) -> Self {
-        let items = entries
-            .into_iter()
-            .map(|(id, e)| GeomWithData::new(Rectangle::from_corners([e.min_x, e.min_y], [e.max_x, e.max_y]), id))
-            .collect();
+        let items = entries.into_iter().map(|(id, e)| GeomWithData::new(Rectangle::from_corners([e.min_x, e.min_y], [e.max_x, e.max_y]), id)).collect();
         Self { tree: RTree::bulk_load(items) }
     }
 

@@ -80,18 +80,11 @@ CREATE TABLE IF NOT EXISTS formosa_layers (
 pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     type Pick = fn(&crate::model::Envelope) -> f64;
-    let picks: [(&str, Pick); 4] = [
-        ("ST_MinX", |e| e.min_x),
-        ("ST_MaxX", |e| e.max_x),
-        ("ST_MinY", |e| e.min_y),
-        ("ST_MaxY", |e| e.max_y),
-    ];
+    let picks: [(&str, Pick); 4] = [("ST_MinX", |e| e.min_x), ("ST_MaxX", |e| e.max_x), ("ST_MinY", |e| e.min_y), ("ST_MaxY", |e| e.max_y)];
     for (name, pick) in picks {
         conn.create_scalar_function(name, 1, flags, move |ctx| {
             let blob: Option<Vec<u8>> = ctx.get(0)?;
-            Ok(blob
-                .and_then(|b| geometry_blob::header_envelope(&b).ok().flatten())
-                .map(|e| pick(&e)))
+            Ok(blob.and_then(|b| geometry_blob::header_envelope(&b).ok().flatten()).map(|e| pick(&e)))
         })?;
     }
     conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
@@ -134,10 +127,7 @@ pub fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
         [],
     )?;
     for (name, id, org, code, def, desc) in srs {
-        conn.execute(
-            "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![name, id, org, code, def, desc],
-        )?;
+        conn.execute("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?4, ?5, ?6)", params![name, id, org, code, def, desc])?;
     }
     Ok(())
 }
@@ -152,10 +142,7 @@ pub fn create_layer_table_sql(table: &str, kind: LayerKind) -> String {
     for c in kind.columns() {
         cols.push_str(&format!(", \"{}\" {}", c.name, c.ty.sql()));
     }
-    format!(
-        "CREATE TABLE \"{table}\" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {gt}{cols}, source_attributes TEXT)",
-        gt = kind.geometry_type_name()
-    )
+    format!("CREATE TABLE \"{table}\" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {gt}{cols}, source_attributes TEXT)", gt = kind.geometry_type_name())
 }
 
 /// The R*Tree virtual table of a layer (filled separately, before the triggers exist).
@@ -206,19 +193,12 @@ pub fn register_feature_table(conn: &Connection, table: &str, kind: LayerKind, h
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES (?1, 'features', ?1, ?2, ?3)",
         params![table, format!("Formosa {kind} layer"), SRS_WGS84],
     )?;
-    conn.execute(
-        "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', ?2, ?3, ?4, 0)",
-        params![table, kind.geometry_type_name(), SRS_WGS84, has_z as i32],
-    )?;
-    conn.execute(
-        "INSERT INTO gpkg_extensions VALUES (?1, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
-        [table],
-    )?;
+    conn.execute("INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', ?2, ?3, ?4, 0)", params![table, kind.geometry_type_name(), SRS_WGS84, has_z as i32])?;
+    conn.execute("INSERT INTO gpkg_extensions VALUES (?1, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')", [table])?;
     Ok(())
 }
 
 /// True when a table of that name exists.
 pub fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = ?1", [table], |r| r.get::<_, i64>(0))
-        .map(|n| n > 0)
+    conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = ?1", [table], |r| r.get::<_, i64>(0)).map(|n| n > 0)
 }

@@ -238,9 +238,7 @@ impl GpkgStore {
         let entries = self.with_conn(|conn| {
             let sql = format!("SELECT id, minx, miny, maxx, maxy FROM \"{}\"", gpkg::rtree_name(&info.name));
             let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, Envelope { min_x: r.get(1)?, min_y: r.get(2)?, max_x: r.get(3)?, max_y: r.get(4)? }))
-            })?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, Envelope { min_x: r.get(1)?, min_y: r.get(2)?, max_x: r.get(3)?, max_y: r.get(4)? })))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
         Ok(GpkgLayer::new(info, SpatialIndex::bulk_load(entries), self.pool.clone()))
@@ -368,8 +366,7 @@ fn read_catalogue(conn: &Connection) -> Result<Vec<LayerInfo>, StoreError> {
 fn row_to_feature(r: &rusqlite::Row, kind: LayerKind, attributes: Attributes) -> rusqlite::Result<Result<Feature, StoreError>> {
     let id: i64 = r.get(0)?;
     let blob: Vec<u8> = r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default();
-    let mut properties: Vec<(Cow<'static, str>, Value)> =
-        kind.columns().iter().enumerate().map(|(i, c)| (Cow::Borrowed(c.name), value_of(r.get_ref(2 + i).ok()))).collect();
+    let mut properties: Vec<(Cow<'static, str>, Value)> = kind.columns().iter().enumerate().map(|(i, c)| (Cow::Borrowed(c.name), value_of(r.get_ref(2 + i).ok()))).collect();
     if attributes == Attributes::All {
         let extras: Option<String> = r.get(2 + kind.columns().len())?;
         properties.extend(extras_of(extras.as_deref()));
@@ -398,58 +395,43 @@ impl GpkgImport {
     fn begin(conn: Connection, spec: ImportSpec) -> Result<GpkgImport, StoreError> {
         // IMMEDIATE: take the write lock now, so a concurrent writer fails fast, not at commit.
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let mut import = GpkgImport {
-            insert_sql: insert_sql(&spec.layer, spec.kind),
-            conn,
-            spec,
-            entries: Vec::new(),
-            extent: None,
-            count: 0,
-            appending: false,
-            finished: false,
-        };
+        let mut import = GpkgImport { insert_sql: insert_sql(&spec.layer, spec.kind), conn, spec, entries: Vec::new(), extent: None, count: 0, appending: false, finished: false };
         import.prepare_table()?;
         Ok(import)
     }
 
     fn prepare_table(&mut self) -> Result<(), StoreError> {
         let name = &self.spec.layer;
-        let existing: Option<String> =
-            self.conn.query_row("SELECT kind FROM formosa_layers WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        let existing: Option<String> = self.conn.query_row("SELECT kind FROM formosa_layers WHERE name = ?1", [name], |r| r.get(0)).optional()?;
         match (self.spec.mode, existing) {
             (ImportMode::Append, Some(kind)) if kind == self.spec.kind.as_str() => {
                 // Appending: the existing triggers maintain the R*Tree row by row.
-                let (count, has_z, source, crs): (i64, i64, String, String) = self.conn.query_row(
-                    "SELECT feature_count, has_z, source, source_crs FROM formosa_layers WHERE name = ?1",
-                    [name],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )?;
+                let (count, has_z, source, crs): (i64, i64, String, String) =
+                    self.conn.query_row("SELECT feature_count, has_z, source, source_crs FROM formosa_layers WHERE name = ?1", [name], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?;
                 // The catalogue lists every source and CRS that went into the layer.
                 let join = |old: &str, new: &str| {
-                    if old.split("; ").any(|o| o == new) { old.to_string() } else { format!("{old}; {new}") }
+                    if old.split("; ").any(|o| o == new) {
+                        old.to_string()
+                    } else {
+                        format!("{old}; {new}")
+                    }
                 };
                 self.spec.source = join(&source, &self.spec.source);
                 self.spec.source_crs = join(&crs, &self.spec.source_crs);
                 self.count = count as u64;
                 self.appending = true;
                 self.spec.has_z |= has_z != 0;
-                self.extent = self.conn.query_row(
-                    "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?1",
-                    [name],
-                    |r| {
-                        Ok(match (r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?, r.get::<_, Option<f64>>(2)?, r.get::<_, Option<f64>>(3)?) {
-                            (Some(a), Some(b), Some(c), Some(d)) => Some(Envelope { min_x: a, min_y: b, max_x: c, max_y: d }),
-                            _ => None,
-                        })
-                    },
-                )?;
+                self.extent = self.conn.query_row("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?1", [name], |r| {
+                    Ok(match (r.get::<_, Option<f64>>(0)?, r.get::<_, Option<f64>>(1)?, r.get::<_, Option<f64>>(2)?, r.get::<_, Option<f64>>(3)?) {
+                        (Some(a), Some(b), Some(c), Some(d)) => Some(Envelope { min_x: a, min_y: b, max_x: c, max_y: d }),
+                        _ => None,
+                    })
+                })?;
                 Ok(())
             }
-            (ImportMode::Append, Some(kind)) => Err(StoreError::KindMismatch {
-                layer: name.clone(),
-                existing: kind,
-                requested: self.spec.kind.to_string(),
-            }),
+            (ImportMode::Append, Some(kind)) => Err(StoreError::KindMismatch { layer: name.clone(), existing: kind, requested: self.spec.kind.to_string() }),
             _ => {
                 if gpkg::table_exists(&self.conn, name)? {
                     gpkg::drop_layer(&self.conn, name)?;
@@ -464,12 +446,7 @@ impl GpkgImport {
     pub fn insert(&mut self, f: &NewFeature) -> Result<i64, StoreError> {
         let columns = self.spec.kind.columns();
         if f.values.len() != columns.len() {
-            return Err(StoreError::Schema(format!(
-                "{} values given for the {} columns of a {} layer",
-                f.values.len(),
-                columns.len(),
-                self.spec.kind
-            )));
+            return Err(StoreError::Schema(format!("{} values given for the {} columns of a {} layer", f.values.len(), columns.len(), self.spec.kind)));
         }
         let env = f.geometry.envelope().ok_or_else(|| StoreError::Schema("empty geometry".into()))?;
         if [env.min_x, env.min_y, env.max_x, env.max_y].iter().any(|v| !v.is_finite()) {
@@ -592,4 +569,3 @@ fn hilbert_index(mut x: u32, mut y: u32) -> u64 {
     }
     d
 }
-

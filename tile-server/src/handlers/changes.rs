@@ -20,7 +20,9 @@ pub async fn changes(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Resu
     let (mut since, mut limit) = (0i64, 1000usize);
     for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match k.as_ref() {
-            "since" => since = v.parse().map_err(|_| problem(StatusCode::BAD_REQUEST, format!("since '{v}' must be a change number (the \"seq\" of the last change seen, or 0)")))?,
+            "since" => {
+                since = v.parse().map_err(|_| problem(StatusCode::BAD_REQUEST, format!("since '{v}' must be a change number (the \"seq\" of the last change seen, or 0)")))?
+            }
             "limit" => limit = v.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| problem(StatusCode::BAD_REQUEST, format!("limit '{v}' must be 1 to 10000")))?,
             other => return Err(problem(StatusCode::BAD_REQUEST, format!("unknown query parameter '{other}'; use since and limit"))),
         }

@@ -25,21 +25,22 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
     Problem::new(status, detail)
 }
 
-/// Checks the bearer token: 401 without one, 403 with a wrong one or none configured.
-fn authorise(s: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// Checks the bearer token: the refusal, 401 without one, 403 with a wrong one or none
+/// configured; None when the write may go ahead.
+fn refusal(s: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = s.config.write_token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(problem(StatusCode::FORBIDDEN, "writes are disabled on this server: set [server] write_token or FORMOSA_WRITE_TOKEN").into_response());
+        return Some(problem(StatusCode::FORBIDDEN, "writes are disabled on this server: set [server] write_token or FORMOSA_WRITE_TOKEN").into_response());
     };
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
         None => {
             let mut r = problem(StatusCode::UNAUTHORIZED, "writes need an Authorization: Bearer <token> header").into_response();
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"formosa\""));
-            Err(r)
+            Some(r)
         }
         // Constant-time compare: the token is a secret.
-        Some(t) if t.len() == expected.len() && t.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 => Ok(()),
-        Some(_) => Err(problem(StatusCode::FORBIDDEN, "the bearer token is not valid for writes").into_response()),
+        Some(t) if t.len() == expected.len() && t.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 => None,
+        Some(_) => Some(problem(StatusCode::FORBIDDEN, "the bearer token is not valid for writes").into_response()),
     }
 }
 
@@ -61,7 +62,7 @@ fn created(headers: &HeaderMap, layer: &str, fid: i64, doc: Json) -> Response {
 
 /// POST /ogcapi/collections/incidents/items
 pub async fn create(State(s): State<AppState>, headers: HeaderMap, Path(layer): Path<String>, body: Bytes) -> Response {
-    if let Err(r) = authorise(&s, &headers) {
+    if let Some(r) = refusal(&s, &headers) {
         return r;
     }
     let result = async {
@@ -75,7 +76,7 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap, Path(layer): 
 
 /// PUT /ogcapi/collections/incidents/items/{fid}
 pub async fn replace(State(s): State<AppState>, headers: HeaderMap, Path((layer, fid)): Path<(String, String)>, body: Bytes) -> Response {
-    if let Err(r) = authorise(&s, &headers) {
+    if let Some(r) = refusal(&s, &headers) {
         return r;
     }
     let result = async {
@@ -91,7 +92,7 @@ pub async fn replace(State(s): State<AppState>, headers: HeaderMap, Path((layer,
 /// PATCH /ogcapi/collections/{incidents|pipelines}/items/{fid}: merges the given
 /// properties (and geometry, for incidents) into the feature.
 pub async fn patch(State(s): State<AppState>, headers: HeaderMap, Path((layer, fid)): Path<(String, String)>, body: Bytes) -> Response {
-    if let Err(r) = authorise(&s, &headers) {
+    if let Some(r) = refusal(&s, &headers) {
         return r;
     }
     let result = async {
@@ -109,7 +110,7 @@ pub async fn patch(State(s): State<AppState>, headers: HeaderMap, Path((layer, f
 
 /// DELETE /ogcapi/collections/incidents/items/{fid}
 pub async fn delete(State(s): State<AppState>, headers: HeaderMap, Path((layer, fid)): Path<(String, String)>) -> Response {
-    if let Err(r) = authorise(&s, &headers) {
+    if let Some(r) = refusal(&s, &headers) {
         return r;
     }
     let result = async {

@@ -66,9 +66,7 @@ fn collection_json(base: &str, l: &formosa_store::LayerInfo) -> Json {
 }
 
 fn feature_layer(s: &AppState, id: &str) -> Result<Arc<dyn FeatureLayer>, Problem> {
-    s.store
-        .feature_layer(id)
-        .ok_or_else(|| Problem::not_found(format!("no collection '{id}'; see /ogcapi/collections")))
+    s.store.feature_layer(id).ok_or_else(|| Problem::not_found(format!("no collection '{id}'; see /ogcapi/collections")))
 }
 
 pub async fn collections(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -96,7 +94,11 @@ fn parse_query(raw: Option<&str>, l: &dyn FeatureLayer) -> Result<ItemsQuery, Pr
     for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
         match k.as_ref() {
             "bbox" => {
-                let n: Vec<f64> = v.split(',').map(|x| x.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat")))?;
+                let n: Vec<f64> = v
+                    .split(',')
+                    .map(|x| x.trim().parse::<f64>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat")))?;
                 if n.len() != 4 {
                     return Err(bad(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat (got {})", n.len())));
                 }
@@ -106,7 +108,8 @@ fn parse_query(raw: Option<&str>, l: &dyn FeatureLayer) -> Result<ItemsQuery, Pr
                 q.bbox = Some(Envelope { min_x: n[0], min_y: n[1], max_x: n[2], max_y: n[3] });
             }
             "limit" => {
-                q.limit = v.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| bad(format!("limit '{v}' must be a whole number from 1 to {MAX_LIMIT}")))?;
+                q.limit =
+                    v.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| bad(format!("limit '{v}' must be a whole number from 1 to {MAX_LIMIT}")))?;
             }
             "offset" => q.offset = v.parse().map_err(|_| bad(format!("offset '{v}' must be a whole number ≥ 0")))?,
             "f" if v == "json" || v == "geojson" => {}

@@ -38,17 +38,12 @@ pub async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(S
     let fonts = s.fonts.clone();
     let result = tokio::task::spawn_blocking(move || fonts.range(&fontstack, &range)).await.map_err(|e| Problem::internal(e.to_string()))?;
     match result {
-        Ok(bytes) => Ok((
-            [(header::CONTENT_TYPE, "application/x-protobuf"), (header::CACHE_CONTROL, "public, max-age=86400")],
-            bytes,
-        )
-            .into_response()),
+        Ok(bytes) => Ok(([(header::CONTENT_TYPE, "application/x-protobuf"), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response()),
         Err(e @ FontError::BadRange(_)) => Err(Problem::new(axum::http::StatusCode::BAD_REQUEST, e.to_string())),
         Err(e @ FontError::UnknownFont { .. }) => Err(Problem::not_found(e.to_string())),
         Err(e) => Err(Problem::internal(e.to_string())),
     }
 }
-
 
 /// The web viewer when it is installed, else a plain page listing the layers.
 pub async fn index(State(s): State<AppState>) -> Response {
@@ -78,4 +73,3 @@ fn landing(s: &AppState) -> Response {
     );
     ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response()
 }
-

@@ -4,11 +4,11 @@
 use crate::http::base_url;
 use crate::problem::Problem;
 use crate::state::AppState;
-use formosa_encoders::labels::label_layer;
-use formosa_encoders::tiles::basemap_layers;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use formosa_encoders::labels::label_layer;
+use formosa_encoders::tiles::basemap_layers;
 use serde_json::Value;
 
 pub async fn style(State(s): State<AppState>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response, Problem> {
@@ -17,12 +17,9 @@ pub async fn style(State(s): State<AppState>, headers: HeaderMap, Path(file): Pa
         return Err(Problem::not_found(format!("no style '{file}'; the base map is /styles/basemap.json")));
     }
     let path = s.config.styles_dir.join(format!("{name}.json"));
-    let text = tokio::fs::read_to_string(&path)
-        .await
-        .map_err(|_| Problem::not_found(format!("no style '{name}'; the base map is /styles/basemap.json")))?;
+    let text = tokio::fs::read_to_string(&path).await.map_err(|_| Problem::not_found(format!("no style '{name}'; the base map is /styles/basemap.json")))?;
     let origin = format!("{}/", base_url(&headers));
-    let mut style: Value = serde_json::from_str(&text.replace("formosa://", &origin))
-        .map_err(|e| Problem::internal(format!("style {} is not valid JSON: {e}", path.display())))?;
+    let mut style: Value = serde_json::from_str(&text.replace("formosa://", &origin)).map_err(|e| Problem::internal(format!("style {} is not valid JSON: {e}", path.display())))?;
     if s.store.terrain().is_none() {
         drop_source(&mut style, "terrain");
     }

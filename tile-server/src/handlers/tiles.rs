@@ -6,13 +6,13 @@ use crate::http::{base_url, parse_tile};
 use crate::problem::Problem;
 use crate::services::tiles::composite;
 use crate::state::AppState;
-use formosa_encoders::labels::label_layer;
-use formosa_encoders::terrain::{quantized_mesh, rgb};
-use formosa_encoders::tiles::{self, TileError};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use formosa_encoders::labels::label_layer;
+use formosa_encoders::terrain::{quantized_mesh, rgb};
+use formosa_encoders::tiles::{self, TileError};
 use serde_json::json;
 
 pub const BASEMAP: &str = "basemap";
@@ -53,10 +53,8 @@ pub async fn tilejson(State(s): State<AppState>, headers: HeaderMap, Path(file):
         if let Some(e) = layer.extent {
             bounds = Some(bounds.map_or(e, |b| b.union(e)));
         }
-        let fields: serde_json::Map<String, serde_json::Value> = layer
-            .feature_kind()
-            .map(|k| k.columns().iter().map(|c| (c.name.to_string(), json!(format!("{:?}", c.ty)))).collect())
-            .unwrap_or_default();
+        let fields: serde_json::Map<String, serde_json::Value> =
+            layer.feature_kind().map(|k| k.columns().iter().map(|c| (c.name.to_string(), json!(format!("{:?}", c.ty)))).collect()).unwrap_or_default();
         if let Some(label_minzoom) = r.label_minzoom {
             let label_fields: serde_json::Map<_, _> =
                 fields.iter().filter(|(k, _)| r.label_fields.is_none_or(|names| names.contains(&k.as_str()))).map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -89,10 +87,7 @@ pub async fn tilejson(State(s): State<AppState>, headers: HeaderMap, Path(file):
 
 pub async fn catalog(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let base = base_url(&headers);
-    let mut entries: Vec<serde_json::Value> = vector_layers(&s)
-        .into_iter()
-        .map(|n| json!({ "id": n, "tilejson": format!("{base}/tiles/{n}.json") }))
-        .collect();
+    let mut entries: Vec<serde_json::Value> = vector_layers(&s).into_iter().map(|n| json!({ "id": n, "tilejson": format!("{base}/tiles/{n}.json") })).collect();
     entries.insert(0, json!({ "id": BASEMAP, "tilejson": format!("{base}/tiles/{BASEMAP}.json") }));
     Json(json!({ "tiles": entries })).into_response()
 }
@@ -106,10 +101,8 @@ pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z,
     let key = TileKey::new(TileKind::TerrainRgb, z, x, y);
     let store = s.store.clone();
     let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
-    let tile = s.tiles.cached_or_made(key, true, move || {
-        rgb::png(&*store, &elevation, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
-    })
-    .await?;
+    let tile =
+        s.tiles.cached_or_made(key, true, move || rgb::png(&*store, &elevation, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)).await?;
     Ok(respond(&tile, "image/png", &headers))
 }
 
@@ -131,10 +124,12 @@ pub async fn terrain_mesh(State(s): State<AppState>, headers: HeaderMap, Path((z
     let key = TileKey::new(TileKind::QuantizedMesh { normals }, z, x, y);
     let store = s.store.clone();
     let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
-    let tile = s.tiles.cached_or_made(key, false, move || {
-        quantized_mesh::tile(&*store, &elevation, z, x, y, geoid, normals).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
-    })
-    .await?;
+    let tile = s
+        .tiles
+        .cached_or_made(key, false, move || {
+            quantized_mesh::tile(&*store, &elevation, z, x, y, geoid, normals).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)
+        })
+        .await?;
     let content_type = if normals { "application/vnd.quantized-mesh;extensions=octvertexnormals" } else { "application/vnd.quantized-mesh" };
     let mut response = respond(&tile, content_type, &headers);
     response.headers_mut().append(header::VARY, header::HeaderValue::from_static("Accept"));

@@ -8,6 +8,9 @@
 use crate::http::base_url;
 use crate::ogc::{escape_xml, feature_info_response, parse_bbox, parse_int, queried_layers, render_blocking, Kvp, OgcError};
 use crate::state::AppState;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use formosa_encoders::feature_info::{self, InfoFormat};
 use formosa_encoders::grids::TileMatrixSet;
 use formosa_encoders::legend;
@@ -15,9 +18,6 @@ use formosa_encoders::render::color::Rgba;
 use formosa_encoders::render::crs::MapCrs;
 use formosa_encoders::render::encode::{encode, ImageFormat};
 use formosa_encoders::render::{MapLayer, MapRequest, MapView, Rasters, BASEMAP};
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
 use formosa_store::Envelope;
 
 /// At most this many layers in one GetMap.
@@ -62,7 +62,11 @@ async fn dispatch(s: &AppState, headers: &HeaderMap, kvp: &Kvp) -> Result<Respon
     } else if is("GetLegendGraphic") {
         get_legend_graphic(s, kvp).await
     } else {
-        Err(OgcError::new("OperationNotSupported", "REQUEST", format!("REQUEST '{request}' is not a WMS 1.3.0 operation here (GetCapabilities, GetMap, GetFeatureInfo, GetLegendGraphic)")))
+        Err(OgcError::new(
+            "OperationNotSupported",
+            "REQUEST",
+            format!("REQUEST '{request}' is not a WMS 1.3.0 operation here (GetCapabilities, GetMap, GetFeatureInfo, GetLegendGraphic)"),
+        ))
     }
 }
 
@@ -70,7 +74,6 @@ async fn dispatch(s: &AppState, headers: &HeaderMap, kvp: &Kvp) -> Result<Respon
 fn layers(s: &AppState) -> Vec<MapLayer> {
     s.renderer.map_layers(&*s.store)
 }
-
 
 /// The map part shared by GetMap and GetFeatureInfo.
 struct MapParams {
@@ -131,7 +134,8 @@ fn parse_bool(param: &str, v: Option<&str>) -> Result<bool, OgcError> {
 
 fn parse_bgcolor(v: Option<&str>) -> Result<Option<Rgba>, OgcError> {
     let Some(v) = v else { return Ok(None) };
-    let hex = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")).filter(|h| h.len() == 6).ok_or_else(|| OgcError::invalid("BGCOLOR", format!("BGCOLOR '{v}' must be 0xRRGGBB")))?;
+    let hex =
+        v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")).filter(|h| h.len() == 6).ok_or_else(|| OgcError::invalid("BGCOLOR", format!("BGCOLOR '{v}' must be 0xRRGGBB")))?;
     Rgba::parse(&format!("#{hex}")).map(Some).ok_or_else(|| OgcError::invalid("BGCOLOR", format!("BGCOLOR '{v}' must be 0xRRGGBB")))
 }
 
@@ -159,7 +163,8 @@ async fn get_map(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
     let req = MapRequest { view: params.view, layers: params.layers, transparent, bgcolor, label_margin: 0.0 };
     let state = s.clone();
     let bytes = render_blocking(&s.tiles, move || {
-        let pixmap = state.renderer.render(&*state.store, Some(Rasters { elevation: &state.elevation, imagery: &state.imagery }), &req).map_err(|e| OgcError::internal(e.to_string()))?;
+        let pixmap =
+            state.renderer.render(&*state.store, Some(Rasters { elevation: &state.elevation, imagery: &state.imagery }), &req).map_err(|e| OgcError::internal(e.to_string()))?;
         encode(&pixmap, format).map_err(OgcError::internal)
     })
     .await?;
@@ -189,7 +194,8 @@ async fn get_feature_info(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError>
     let params = map_params(s, kvp)?;
     let query_layers = kvp.get("QUERY_LAYERS").ok_or_else(|| OgcError::missing("QUERY_LAYERS"))?;
     let info_text = kvp.get("INFO_FORMAT").ok_or_else(|| OgcError::missing("INFO_FORMAT"))?;
-    let format = InfoFormat::parse(info_text).ok_or_else(|| OgcError::new("InvalidFormat", "INFO_FORMAT", format!("INFO_FORMAT '{info_text}' is not offered; use text/html, application/json or text/xml")))?;
+    let format = InfoFormat::parse(info_text)
+        .ok_or_else(|| OgcError::new("InvalidFormat", "INFO_FORMAT", format!("INFO_FORMAT '{info_text}' is not offered; use text/html, application/json or text/xml")))?;
     let i = parse_int("I", kvp.get("I").ok_or_else(|| OgcError::missing("I"))?, i64::MIN..=i64::MAX)?;
     let j = parse_int("J", kvp.get("J").ok_or_else(|| OgcError::missing("J"))?, i64::MIN..=i64::MAX)?;
     if i < 0 || i >= params.view.width as i64 {
@@ -202,19 +208,25 @@ async fn get_feature_info(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError>
     let targets = queried_layers(&layers(s), query_layers, &params.layers, "QUERY_LAYERS")?;
     let state = s.clone();
     let view = params.view;
-    let results = render_blocking(&s.tiles, move || feature_info::query(&*state.store, &view, i as f64, j as f64, &targets, count).map_err(|e| OgcError::internal(e.to_string()))).await?;
+    let results =
+        render_blocking(&s.tiles, move || feature_info::query(&*state.store, &view, i as f64, j as f64, &targets, count).map_err(|e| OgcError::internal(e.to_string()))).await?;
     Ok(feature_info_response(format, &results))
 }
 
 async fn get_legend_graphic(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
     let name = kvp.get("LAYER").ok_or_else(|| OgcError::missing("LAYER"))?;
     let format_text = kvp.get("FORMAT").ok_or_else(|| OgcError::missing("FORMAT"))?;
-    let format = ImageFormat::parse(format_text).ok_or_else(|| OgcError::new("InvalidFormat", "FORMAT", format!("FORMAT '{format_text}' is not offered; use image/png, image/jpeg or image/webp")))?;
+    let format = ImageFormat::parse(format_text)
+        .ok_or_else(|| OgcError::new("InvalidFormat", "FORMAT", format!("FORMAT '{format_text}' is not offered; use image/png, image/jpeg or image/webp")))?;
     if let Some(st) = kvp.get("STYLE").filter(|st| !st.is_empty() && *st != "default") {
         return Err(OgcError::new("StyleNotDefined", "STYLE", format!("style '{st}' is not defined; the one style is 'default'")));
     }
     let all = layers(s);
-    let layer = if name == BASEMAP { s.renderer.basemap(&all) } else { all.into_iter().find(|l| l.name == name).ok_or_else(|| OgcError::new("LayerNotDefined", "LAYER", format!("layer '{name}' is not served here")))? };
+    let layer = if name == BASEMAP {
+        s.renderer.basemap(&all)
+    } else {
+        all.into_iter().find(|l| l.name == name).ok_or_else(|| OgcError::new("LayerNotDefined", "LAYER", format!("layer '{name}' is not served here")))?
+    };
     let state = s.clone();
     let bytes = render_blocking(&s.tiles, move || encode(&legend::legend(&state.renderer, &layer), format).map_err(OgcError::internal)).await?;
     Ok(([(header::CONTENT_TYPE, format.mime())], bytes).into_response())

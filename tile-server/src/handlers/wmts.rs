@@ -54,11 +54,13 @@ async fn dispatch(s: &AppState, headers: &HeaderMap, kvp: &Kvp) -> Result<Respon
     };
     if is_tile {
         let format_text = get("FORMAT")?;
-        let format = ImageFormat::parse(format_text).ok_or_else(|| OgcError::invalid("FORMAT", format!("FORMAT '{format_text}' is not offered; use image/png, image/jpeg or image/webp")))?;
+        let format = ImageFormat::parse(format_text)
+            .ok_or_else(|| OgcError::invalid("FORMAT", format!("FORMAT '{format_text}' is not offered; use image/png, image/jpeg or image/webp")))?;
         tile(s, headers, &address, format).await
     } else {
         let info_text = get("INFOFORMAT")?;
-        let format = InfoFormat::parse(info_text).ok_or_else(|| OgcError::invalid("INFOFORMAT", format!("INFOFORMAT '{info_text}' is not offered; use application/json, text/html or text/xml")))?;
+        let format = InfoFormat::parse(info_text)
+            .ok_or_else(|| OgcError::invalid("INFOFORMAT", format!("INFOFORMAT '{info_text}' is not offered; use application/json, text/html or text/xml")))?;
         info(s, &address, get("I")?, get("J")?, format).await
     }
 }
@@ -68,10 +70,17 @@ pub async fn rest_capabilities(State(s): State<AppState>, headers: HeaderMap) ->
 }
 
 /// `/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}.{ext}`
-pub async fn rest_tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, style, set, matrix, row, file)): Path<(String, String, String, String, String, String)>) -> Response {
+pub async fn rest_tile(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((layer, style, set, matrix, row, file)): Path<(String, String, String, String, String, String)>,
+) -> Response {
     let result = async {
         let (col, ext) = file.rsplit_once('.').ok_or_else(|| OgcError::invalid("TILECOL", format!("'{file}' must be {{TileCol}}.png, .jpg or .webp")))?;
-        let format = ImageFormat::ALL.into_iter().find(|f| f.extension() == ext || (ext == "jpeg" && *f == ImageFormat::Jpeg)).ok_or_else(|| OgcError::invalid("FORMAT", format!("tile format '.{ext}' is not offered; use .png, .jpg or .webp")))?;
+        let format = ImageFormat::ALL
+            .into_iter()
+            .find(|f| f.extension() == ext || (ext == "jpeg" && *f == ImageFormat::Jpeg))
+            .ok_or_else(|| OgcError::invalid("FORMAT", format!("tile format '.{ext}' is not offered; use .png, .jpg or .webp")))?;
         let address = TileAddress { layer, style, set, matrix, row, col: col.to_string() };
         tile(&s, &headers, &address, format).await
     }
@@ -79,11 +88,17 @@ pub async fn rest_tile(State(s): State<AppState>, headers: HeaderMap, Path((laye
     result.unwrap_or_else(|e| e.ows_report())
 }
 
+/// The path segments of a RESTful GetFeatureInfo, in order.
+type InfoPath = (String, String, String, String, String, String, String, String);
+
 /// `/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}/{j}/{i}.{ext}`
-pub async fn rest_info(State(s): State<AppState>, Path((layer, style, set, matrix, row, col, j, file)): Path<(String, String, String, String, String, String, String, String)>) -> Response {
+pub async fn rest_info(State(s): State<AppState>, Path((layer, style, set, matrix, row, col, j, file)): Path<InfoPath>) -> Response {
     let result = async {
         let (i, ext) = file.rsplit_once('.').ok_or_else(|| OgcError::invalid("I", format!("'{file}' must be {{I}}.json, .html or .xml")))?;
-        let format = InfoFormat::ALL.into_iter().find(|f| f.extension() == ext).ok_or_else(|| OgcError::invalid("INFOFORMAT", format!("feature info format '.{ext}' is not offered; use .json, .html or .xml")))?;
+        let format = InfoFormat::ALL
+            .into_iter()
+            .find(|f| f.extension() == ext)
+            .ok_or_else(|| OgcError::invalid("INFOFORMAT", format!("feature info format '.{ext}' is not offered; use .json, .html or .xml")))?;
         info(&s, &TileAddress { layer, style, set, matrix, row, col }, i, &j, format).await
     }
     .await;
@@ -115,8 +130,10 @@ fn resolve(s: &AppState, a: &TileAddress) -> Result<Tile, OgcError> {
     if !a.style.is_empty() && a.style != "default" {
         return Err(OgcError::invalid("STYLE", format!("style '{}' is not defined; the one style is 'default'", a.style)));
     }
-    let set = TileMatrixSet::get(&a.set).ok_or_else(|| OgcError::invalid("TILEMATRIXSET", format!("tile matrix set '{}' is not offered; use GoogleMapsCompatible or TWD97", a.set)))?;
-    let (level, m) = set.matrix(&a.matrix).ok_or_else(|| OgcError::invalid("TILEMATRIX", format!("tile matrix '{}' is not in {} (0–{})", a.matrix, set.id, set.matrices.len() - 1)))?;
+    let set =
+        TileMatrixSet::get(&a.set).ok_or_else(|| OgcError::invalid("TILEMATRIXSET", format!("tile matrix set '{}' is not offered; use GoogleMapsCompatible or TWD97", a.set)))?;
+    let (level, m) =
+        set.matrix(&a.matrix).ok_or_else(|| OgcError::invalid("TILEMATRIX", format!("tile matrix '{}' is not in {} (0–{})", a.matrix, set.id, set.matrices.len() - 1)))?;
     let index = |param: &str, v: &str, n: u32| -> Result<u32, OgcError> {
         let k: i64 = v.trim().parse().map_err(|_| OgcError::invalid(param, format!("{param} '{v}' is not a whole number")))?;
         if k < 0 || k >= n as i64 {
@@ -135,12 +152,14 @@ async fn tile(s: &AppState, headers: &HeaderMap, a: &TileAddress, format: ImageF
     let key = TileKey::new(TileKind::Wmts { layer: a.layer.as_str().into(), set: t.set_index, format }, t.level as u8, t.col, t.row);
     let state = s.clone();
     let layer = a.layer.clone();
-    let made = s.tiles.cached_or_made(key, true, move || {
-        let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
-        formosa_encoders::wmts::render_tile(&state.renderer, &*state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
-    })
-    .await
-    .map_err(|p| OgcError::internal(p.detail))?;
+    let made = s
+        .tiles
+        .cached_or_made(key, true, move || {
+            let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
+            formosa_encoders::wmts::render_tile(&state.renderer, &*state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
+        })
+        .await
+        .map_err(|p| OgcError::internal(p.detail))?;
     Ok(respond(&made, format.mime(), headers))
 }
 
@@ -154,7 +173,7 @@ async fn info(s: &AppState, a: &TileAddress, i: &str, j: &str, format: InfoForma
         Ok(k as f64)
     };
     let (i, j) = (pixel("I", i)?, pixel("J", j)?);
-    let targets = queried_layers(&s.renderer.map_layers(&*s.store), &a.layer, &[a.layer.clone()], "LAYER")?;
+    let targets = queried_layers(&s.renderer.map_layers(&*s.store), &a.layer, std::slice::from_ref(&a.layer), "LAYER")?;
     let view = t.set.tile_view(t.level, t.row, t.col);
     let state = s.clone();
     let results = render_blocking(&s.tiles, move || feature_info::query(&*state.store, &view, i, j, &targets, 10).map_err(|e| OgcError::internal(e.to_string()))).await?;
@@ -188,7 +207,15 @@ fn capabilities(s: &AppState, base: &str) -> String {
         operation("GetFeatureInfo"),
     ));
     for l in std::iter::once(&basemap).chain(all.iter()) {
-        let bbox = l.extent.map(|e| format!("<ows:WGS84BoundingBox><ows:LowerCorner>{} {}</ows:LowerCorner><ows:UpperCorner>{} {}</ows:UpperCorner></ows:WGS84BoundingBox>", e.min_x, e.min_y, e.max_x, e.max_y)).unwrap_or_default();
+        let bbox = l
+            .extent
+            .map(|e| {
+                format!(
+                    "<ows:WGS84BoundingBox><ows:LowerCorner>{} {}</ows:LowerCorner><ows:UpperCorner>{} {}</ows:UpperCorner></ows:WGS84BoundingBox>",
+                    e.min_x, e.min_y, e.max_x, e.max_y
+                )
+            })
+            .unwrap_or_default();
         let legend = escape_xml(&format!("{base}/wms?SERVICE=WMS&REQUEST=GetLegendGraphic&VERSION=1.3.0&FORMAT=image/png&LAYER={}", l.name));
         let name = escape_xml(&l.name);
         let formats: String = ImageFormat::ALL.iter().map(|f| format!("<Format>{}</Format>", f.mime())).collect();

@@ -21,7 +21,10 @@ pub fn writable(layer: &str) -> Result<(), Problem> {
     if layer == INCIDENTS {
         Ok(())
     } else {
-        Err(Problem::new(StatusCode::METHOD_NOT_ALLOWED, format!("collection '{layer}' is read-only here; incidents take POST/PUT/PATCH/DELETE, pipelines take PATCH of \"status\"")))
+        Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("collection '{layer}' is read-only here; incidents take POST/PUT/PATCH/DELETE, pipelines take PATCH of \"status\""),
+        ))
     }
 }
 
@@ -103,13 +106,10 @@ pub fn patched(current: &Feature, kind: LayerKind, props: &serde_json::Map<Strin
 /// touched tiles and published the change by the time this returns.
 pub async fn apply(store: &Arc<dyn Store>, layer: &str, edit: Edit) -> Result<Option<Change>, Problem> {
     let (store, name) = (store.clone(), layer.to_string());
-    tokio::task::spawn_blocking(move || store.edit(&name, edit))
-        .await
-        .map_err(|e| Problem::internal(e.to_string()))?
-        .map_err(|e| match e {
-            formosa_store::StoreError::Schema(m) => bad(m),
-            e => Problem::internal(e.to_string()),
-        })
+    tokio::task::spawn_blocking(move || store.edit(&name, edit)).await.map_err(|e| Problem::internal(e.to_string()))?.map_err(|e| match e {
+        formosa_store::StoreError::Schema(m) => bad(m),
+        e => Problem::internal(e.to_string()),
+    })
 }
 
 /// The feature as stored after a write, as GeoJSON.

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 
 /// Plans by (layer, import time): a re-import gets a new plan.
 #[derive(Clone, Default)]
-pub struct Plans(Arc<Mutex<HashMap<(String, String), Arc<Plan>>>>);
+pub struct Plans(Arc<Mutex<HashMap<PlanKey, Arc<Plan>>>>);
+
+/// A layer's name and import time.
+type PlanKey = (String, String);
 
 impl Plans {
     /// The plan of `layer` as it is now, made if there is none yet.
@@ -30,7 +33,12 @@ impl Plans {
                 }
                 let started = std::time::Instant::now();
                 let plan = Arc::new(Plan::make(&*store, &elevation, &name, geoid_undulation_m)?);
-                tracing::info!("3D Tiles plan for '{name}': {} features in {} content tiles, {:.2} s", plan.feature_count(), plan.content_tiles().len(), started.elapsed().as_secs_f64());
+                tracing::info!(
+                    "3D Tiles plan for '{name}': {} features in {} content tiles, {:.2} s",
+                    plan.feature_count(),
+                    plan.content_tiles().len(),
+                    started.elapsed().as_secs_f64()
+                );
                 plans.0.lock().unwrap().insert(key, plan.clone());
                 Ok(plan)
             })
