@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite. This is what CI runs.
+#  0. `cargo fmt --check` (rustfmt.toml) and `cargo clippy -D warnings` on the workspace.
 #  1. Rust unit and integration tests: they drive the real `formosa` binary and check
 #     what it wrote with GDAL's own tools (ogrinfo, gdalinfo, gdallocationinfo).
 #  2. The OGC services (WMS 1.3.0, WMTS 1.0.0) through real clients — GDAL's drivers,
@@ -7,7 +8,6 @@
 #     Debian's python (/usr/bin/python3: the apt packages, not a pyenv shim).
 #  3. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
 #     validated with MapLibre's style spec, the viewer in headless Chromium.
-#  0. `cargo fmt --check` (rustfmt.toml) and `cargo clippy -D warnings` on the workspace.
 #  4. The cargo-fuzz targets in fuzz/, each for FORMOSA_FUZZ_SECONDS (default 30) from
 #     the seeds in fuzz/seeds: whole requests through the router, the request parsers,
 #     the importers' attribute handling. A crash is kept in fuzz/artifacts/.

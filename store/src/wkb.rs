@@ -139,34 +139,58 @@ fn read_coord(r: &mut Reader, z: bool, m: bool) -> Result<Coord, BlobError> {
     Ok([x, y, zv])
 }
 
+// Vectors are sized from the counts (checked against the bytes left): collecting a
+// `Result` iterator cannot, and the regrowth was a third of a parcel's decode.
 fn read_seq(r: &mut Reader, z: bool, m: bool) -> Result<Vec<Coord>, BlobError> {
     let n = r.count(16)?;
-    (0..n).map(|_| read_coord(r, z, m)).collect()
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(read_coord(r, z, m)?);
+    }
+    Ok(out)
 }
 
 fn read_rings(r: &mut Reader, z: bool, m: bool) -> Result<Vec<Vec<Coord>>, BlobError> {
     let n = r.count(4)?;
-    (0..n).map(|_| read_seq(r, z, m)).collect()
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(read_seq(r, z, m)?);
+    }
+    Ok(out)
 }
 
 fn read_geometry(r: &mut Reader, has_z: &mut bool) -> Result<Geometry, BlobError> {
     let (base, z, m) = read_type(r)?;
     *has_z |= z;
+    read_body(r, base, z, m, has_z)
+}
+
+/// The geometry after its type header.
+fn read_body(r: &mut Reader, base: u32, z: bool, m: bool, has_z: &mut bool) -> Result<Geometry, BlobError> {
     Ok(match base {
         WKB_POINT => Geometry::Point(read_coord(r, z, m)?),
         WKB_LINESTRING => Geometry::MultiLineString(vec![read_seq(r, z, m)?]),
         WKB_POLYGON => Geometry::MultiPolygon(vec![read_rings(r, z, m)?]),
         WKB_MULTIPOINT | WKB_MULTILINESTRING | WKB_MULTIPOLYGON => {
             let n = r.count(5)?;
-            let mut points = Vec::new();
-            let mut lines = Vec::new();
-            let mut polys = Vec::new();
+            let capacity = |b: u32| if base == b { n } else { 0 };
+            let mut points = Vec::with_capacity(capacity(WKB_MULTIPOINT));
+            let mut lines = Vec::with_capacity(capacity(WKB_MULTILINESTRING));
+            let mut polys = Vec::with_capacity(capacity(WKB_MULTIPOLYGON));
             for _ in 0..n {
-                match read_geometry(r, has_z)? {
-                    Geometry::Point(p) => points.push(p),
-                    Geometry::MultiPoint(ps) => points.extend(ps),
-                    Geometry::MultiLineString(ls) => lines.extend(ls),
-                    Geometry::MultiPolygon(ps) => polys.extend(ps),
+                let (member, z, m) = read_type(r)?;
+                *has_z |= z;
+                // Simple members straight into their list; nested multis as a whole.
+                match member {
+                    WKB_POINT => points.push(read_coord(r, z, m)?),
+                    WKB_LINESTRING => lines.push(read_seq(r, z, m)?),
+                    WKB_POLYGON => polys.push(read_rings(r, z, m)?),
+                    _ => match read_body(r, member, z, m, has_z)? {
+                        Geometry::Point(p) => points.push(p),
+                        Geometry::MultiPoint(ps) => points.extend(ps),
+                        Geometry::MultiLineString(ls) => lines.extend(ls),
+                        Geometry::MultiPolygon(ps) => polys.extend(ps),
+                    },
                 }
             }
             match base {
