@@ -49,7 +49,7 @@ if [ "$want_tests" = 1 ]; then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "error: cargo not found. Formosa needs Rust ≥ 1.85 (https://rustup.rs: rustup toolchain install stable)." >&2
+  echo "error: cargo not found. Formosa needs Rust ≥ 1.87 (https://rustup.rs: rustup toolchain install stable)." >&2
   exit 1
 fi
 

@@ -123,17 +123,9 @@ fn distance_px(g: &Geometry, view: &MapView, px: f64, py: f64) -> f64 {
 pub fn document(format: InfoFormat, results: &[(String, Vec<Feature>)]) -> (&'static str, String) {
     let body = match format {
         InfoFormat::Json => {
-            let features: Vec<serde_json::Value> = results
-                .iter()
-                .flat_map(|(layer, fs)| {
-                    fs.iter().map(move |f| {
-                        let mut j = crate::geojson::feature(f, false);
-                        j["layer"] = json!(layer);
-                        j
-                    })
-                })
-                .collect();
-            json!({ "type": "FeatureCollection", "features": features }).to_string()
+            let features =
+                results.iter().flat_map(|(layer, fs)| fs.iter().map(move |f| crate::geojson::feature(f, false, json!({ "layer": layer }).as_object().cloned()))).collect();
+            crate::geojson::collection(features, None).to_string()
         }
         InfoFormat::Html => {
             let mut html = String::from("<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\"><title>Feature info</title></head><body>");

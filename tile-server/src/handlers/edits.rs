@@ -51,9 +51,9 @@ fn parse_body(body: &Bytes) -> Result<Json, Problem> {
     serde_json::from_slice(body).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}")))
 }
 
-fn created(headers: &HeaderMap, layer: &str, fid: i64, doc: Json) -> Response {
+fn created(headers: &HeaderMap, layer: &str, fid: i64, doc: String) -> Response {
     let location = format!("{}/ogcapi/collections/{layer}/items/{fid}", base_url(headers));
-    let mut r = (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/geo+json")], doc.to_string()).into_response();
+    let mut r = (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/geo+json")], doc).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
@@ -126,6 +126,6 @@ fn no_feature(layer: &str, fid: i64) -> Problem {
     Problem::not_found(format!("collection '{layer}' has no feature {fid}"))
 }
 
-fn geojson_response(doc: Json) -> Response {
-    ([(header::CONTENT_TYPE, "application/geo+json")], doc.to_string()).into_response()
+fn geojson_response(doc: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], doc).into_response()
 }

@@ -20,8 +20,8 @@ fn bad(detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, detail)
 }
 
-fn geojson_response(doc: Json) -> Response {
-    ([(header::CONTENT_TYPE, "application/geo+json")], doc.to_string()).into_response()
+fn geojson_response(doc: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], doc).into_response()
 }
 
 pub async fn landing(headers: HeaderMap) -> Response {
@@ -182,25 +182,24 @@ pub async fn items(State(s): State<AppState>, headers: HeaderMap, Path(id): Path
         links.push(json!({ "href": link(q.offset.saturating_sub(q.limit)), "rel": "prev", "type": "application/geo+json" }));
     }
     let with_z = l.info().has_z;
-    Ok(geojson_response(json!({
-        "type": "FeatureCollection",
+    let members = json!({
         "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "numberMatched": matched,
         "numberReturned": features.len(),
-        "features": features.iter().map(|f| geojson::feature(f, with_z)).collect::<Vec<_>>(),
         "links": links,
-    })))
+    });
+    let features = features.iter().map(|f| geojson::feature(f, with_z, None)).collect();
+    Ok(geojson_response(geojson::collection(features, members.as_object().cloned()).to_string()))
 }
 
 pub async fn item(State(s): State<AppState>, headers: HeaderMap, Path((id, fid)): Path<(String, String)>) -> Result<Response, Problem> {
     let l = feature_layer(&s, &id)?;
     let fid = parse_fid(&fid)?;
     let f = l.feature(fid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(|| Problem::not_found(format!("collection '{id}' has no feature {fid}")))?;
-    let mut doc = geojson::feature(&f, l.info().has_z);
     let base = format!("{}/ogcapi/collections/{id}", base_url(&headers));
-    doc["links"] = json!([
+    let links = json!({ "links": [
         { "href": format!("{base}/items/{fid}"), "rel": "self", "type": "application/geo+json" },
         { "href": base, "rel": "collection", "type": "application/json" },
-    ]);
-    Ok(geojson_response(doc))
+    ] });
+    Ok(geojson_response(geojson::feature(&f, l.info().has_z, links.as_object().cloned()).to_string()))
 }

@@ -112,9 +112,9 @@ pub async fn apply(store: &Arc<dyn Store>, layer: &str, edit: Edit) -> Result<Op
     })
 }
 
-/// The feature as stored after a write, as GeoJSON.
-pub fn read_back(store: &dyn Store, layer: &str, fid: i64) -> Result<Json, Problem> {
+/// The feature as stored after a write, as a GeoJSON document.
+pub fn read_back(store: &dyn Store, layer: &str, fid: i64) -> Result<String, Problem> {
     let l = store.feature_layer(layer).ok_or_else(|| Problem::internal("the written layer is gone"))?;
     let f = l.feature(fid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(|| Problem::internal("the written feature is gone"))?;
-    Ok(geojson::feature(&f, l.info().has_z))
+    Ok(geojson::feature(&f, l.info().has_z, None).to_string())
 }
