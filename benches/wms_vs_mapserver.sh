@@ -9,6 +9,7 @@
 #   benches/wms_vs_mapserver.sh                       # defaults below
 #   DURATION=30 CONNS=16 ROUNDS=3 benches/wms_vs_mapserver.sh
 #   SKIP_FORMOSA=1 benches/wms_vs_mapserver.sh        # the MapServer half only
+#   SCALES=5000 benches/wms_vs_mapserver.sh           # one scale
 #
 # Fairness (../shared/DESIGN.md, "Fair side-by-side benchmarks"):
 # - PostGIS gets exactly the rows Formosa serves (benches/lib/large_data.sh, shared with
@@ -63,7 +64,7 @@ SKIP_FORMOSA=${SKIP_FORMOSA:-0}
 OUT=${OUT:-benches/out}
 FORMOSA_PORT=18190
 MAPSERVER_PORT=18191
-SCALES="1000 5000 25000"
+SCALES=${SCALES:-"1000 5000 25000"}
 GETMAP="/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=basemap&STYLES=&CRS=EPSG:3857&BBOX=%s&WIDTH=1024&HEIGHT=768&FORMAT=image/png"
 WMTS="/wmts/1.0.0/basemap/default/GoogleMapsCompatible/%s.png"
 mkdir -p "$OUT/wms"
