@@ -100,8 +100,9 @@ pub trait Pyramids: Send + Sync {
     }
 }
 
-/// Called with every committed edit, on the thread that committed it (or that learnt of
-/// it), before [`EditLog::edit`] returns.
+/// Called with every committed edit, in commit order, on the thread that committed it (or
+/// that learnt of it), before [`EditLog::edit`] returns. A listener must not edit the
+/// store itself.
 pub type ChangeListener = Arc<dyn Fn(&Change) + Send + Sync>;
 
 /// Live edits: each applied durably in its own transaction and logged in order.

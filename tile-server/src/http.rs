@@ -1,7 +1,7 @@
 //! Request parsing and encoder errors as HTTP answers, shared by the handlers.
 
 use crate::problem::Problem;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use formosa_encoders::tiles::{check_tile, TileError};
 use formosa_encoders::tiles3d::Tiles3dError;
 
@@ -9,7 +9,7 @@ impl From<TileError> for Problem {
     fn from(e: TileError) -> Self {
         match e {
             TileError::UnknownLayer(_) => Problem::not_found(format!("{e}; see /tiles for the layers")),
-            TileError::OutOfRange { .. } | TileError::BadZoom(_) => Problem::new(StatusCode::BAD_REQUEST, e.to_string()),
+            TileError::OutOfRange { .. } | TileError::BadZoom(_) => Problem::bad_request(e.to_string()),
             TileError::Store(e) => Problem::internal(e.to_string()),
         }
     }
@@ -36,15 +36,13 @@ pub fn parse_tile(z: &str, x: &str, y_file: &str, exts: &[&str]) -> Result<(u8, 
     let y = exts
         .iter()
         .find_map(|e| y_file.strip_suffix(e))
-        .ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, format!("tile file '{y_file}' must end in {} (e.g. 15/27441/14020{})", exts[0], exts[0])))?;
-    let num = |name: &str, v: &str| -> Result<u32, Problem> {
-        v.parse::<u32>().map_err(|_| Problem::new(StatusCode::BAD_REQUEST, format!("{name} '{v}' is not a non-negative whole number")))
-    };
+        .ok_or_else(|| Problem::bad_request(format!("tile file '{y_file}' must end in {} (e.g. 15/27441/14020{})", exts[0], exts[0])))?;
+    let num = |name: &str, v: &str| -> Result<u32, Problem> { v.parse::<u32>().map_err(|_| Problem::bad_request(format!("{name} '{v}' is not a non-negative whole number"))) };
     let (z, x, y) = (num("zoom", z)?, num("x", x)?, num("y", y)?);
     Ok((check_tile(z, x, y)?, x, y))
 }
 
 /// A feature id from the path: a positive whole number.
 pub fn parse_fid(fid: &str) -> Result<i64, Problem> {
-    fid.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| Problem::new(StatusCode::BAD_REQUEST, format!("feature id '{fid}' is not a positive whole number")))
+    fid.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| Problem::bad_request(format!("feature id '{fid}' is not a positive whole number")))
 }

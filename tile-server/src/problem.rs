@@ -17,6 +17,9 @@ impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Problem { kind: "about:blank", title: status.canonical_reason().unwrap_or("Error"), status: status.as_u16(), detail: detail.into() }
     }
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, detail)
+    }
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, detail)
     }

@@ -132,13 +132,14 @@ impl GpkgStore {
                 None => table.remove(fid),
             }
         }
-        // Listeners (tile invalidation, the change feed) run after the writer is free, so
-        // the next edit's commit overlaps them.
-        drop(writer);
+        // Listeners (tile invalidation, the change feed) run while the writer is held, so
+        // they see the changes in commit order: the feed's subscribers skip any `seq` older
+        // than the last they got.
         let change = Change { seq, layer: layer.into(), fid, op: op.into(), before, after, at };
         for listener in self.listeners.read().unwrap().iter() {
             listener(&change);
         }
+        drop(writer);
         Ok(Some(change))
     }
 

@@ -4,27 +4,21 @@
 use crate::problem::Problem;
 use crate::state::AppState;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use formosa_store::Change;
 use serde_json::json;
 use std::convert::Infallible;
 
-fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
-    Problem::new(status, detail)
-}
-
 /// GET /changes?since=SEQ&limit=N: committed edits after SEQ, oldest first.
 pub async fn changes(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, Problem> {
     let (mut since, mut limit) = (0i64, 1000usize);
     for (k, v) in form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes()) {
         match k.as_ref() {
-            "since" => {
-                since = v.parse().map_err(|_| problem(StatusCode::BAD_REQUEST, format!("since '{v}' must be a change number (the \"seq\" of the last change seen, or 0)")))?
-            }
-            "limit" => limit = v.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| problem(StatusCode::BAD_REQUEST, format!("limit '{v}' must be 1 to 10000")))?,
-            other => return Err(problem(StatusCode::BAD_REQUEST, format!("unknown query parameter '{other}'; use since and limit"))),
+            "since" => since = v.parse().map_err(|_| Problem::bad_request(format!("since '{v}' must be a change number (the \"seq\" of the last change seen, or 0)")))?,
+            "limit" => limit = v.parse().ok().filter(|n| (1..=10_000).contains(n)).ok_or_else(|| Problem::bad_request(format!("limit '{v}' must be 1 to 10000")))?,
+            other => return Err(Problem::bad_request(format!("unknown query parameter '{other}'; use since and limit"))),
         }
     }
     let store = s.store.clone();

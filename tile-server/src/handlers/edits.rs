@@ -21,34 +21,30 @@ use serde_json::Value as Json;
 /// The largest request body a write accepts.
 pub const MAX_BODY: usize = 1 << 20;
 
-fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
-    Problem::new(status, detail)
-}
-
 /// Checks the bearer token: the refusal, 401 without one, 403 with a wrong one or none
 /// configured; None when the write may go ahead.
 fn refusal(s: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = s.config.write_token.as_deref().filter(|t| !t.is_empty()) else {
-        return Some(problem(StatusCode::FORBIDDEN, "writes are disabled on this server: set [server] write_token or FORMOSA_WRITE_TOKEN").into_response());
+        return Some(Problem::new(StatusCode::FORBIDDEN, "writes are disabled on this server: set [server] write_token or FORMOSA_WRITE_TOKEN").into_response());
     };
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
         None => {
-            let mut r = problem(StatusCode::UNAUTHORIZED, "writes need an Authorization: Bearer <token> header").into_response();
+            let mut r = Problem::new(StatusCode::UNAUTHORIZED, "writes need an Authorization: Bearer <token> header").into_response();
             r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"formosa\""));
             Some(r)
         }
         // Constant-time compare: the token is a secret.
         Some(t) if t.len() == expected.len() && t.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0 => None,
-        Some(_) => Some(problem(StatusCode::FORBIDDEN, "the bearer token is not valid for writes").into_response()),
+        Some(_) => Some(Problem::new(StatusCode::FORBIDDEN, "the bearer token is not valid for writes").into_response()),
     }
 }
 
 fn parse_body(body: &Bytes) -> Result<Json, Problem> {
     if body.len() > MAX_BODY {
-        return Err(problem(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is {} bytes; the limit is {MAX_BODY}", body.len())));
+        return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is {} bytes; the limit is {MAX_BODY}", body.len())));
     }
-    serde_json::from_slice(body).map_err(|e| problem(StatusCode::BAD_REQUEST, format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))
 }
 
 fn created(headers: &HeaderMap, layer: &str, fid: i64, doc: String) -> Response {

@@ -6,7 +6,7 @@ use crate::http::{base_url, parse_fid};
 use crate::problem::Problem;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use formosa_encoders::geojson;
 use formosa_store::{Attributes, Envelope, FeatureLayer, Value};
@@ -15,10 +15,6 @@ use std::sync::Arc;
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 10_000;
-
-fn bad(detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, detail)
-}
 
 fn geojson_response(doc: String) -> Response {
     ([(header::CONTENT_TYPE, "application/geo+json")], doc).into_response()
@@ -98,25 +94,28 @@ fn parse_query(raw: Option<&str>, l: &dyn FeatureLayer) -> Result<ItemsQuery, Pr
                     .split(',')
                     .map(|x| x.trim().parse::<f64>())
                     .collect::<Result<_, _>>()
-                    .map_err(|_| bad(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat")))?;
+                    .map_err(|_| Problem::bad_request(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat")))?;
                 if n.len() != 4 {
-                    return Err(bad(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat (got {})", n.len())));
+                    return Err(Problem::bad_request(format!("bbox '{v}' must be four numbers: minLon,minLat,maxLon,maxLat (got {})", n.len())));
                 }
                 if n[0] > n[2] || n[1] > n[3] || n.iter().any(|x| !x.is_finite()) {
-                    return Err(bad(format!("bbox '{v}': the minimum must not exceed the maximum")));
+                    return Err(Problem::bad_request(format!("bbox '{v}': the minimum must not exceed the maximum")));
                 }
                 q.bbox = Some(Envelope { min_x: n[0], min_y: n[1], max_x: n[2], max_y: n[3] });
             }
             "limit" => {
-                q.limit =
-                    v.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| bad(format!("limit '{v}' must be a whole number from 1 to {MAX_LIMIT}")))?;
+                q.limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| Problem::bad_request(format!("limit '{v}' must be a whole number from 1 to {MAX_LIMIT}")))?;
             }
-            "offset" => q.offset = v.parse().map_err(|_| bad(format!("offset '{v}' must be a whole number ≥ 0")))?,
+            "offset" => q.offset = v.parse().map_err(|_| Problem::bad_request(format!("offset '{v}' must be a whole number ≥ 0")))?,
             "f" if v == "json" || v == "geojson" => {}
             name if kind.columns().iter().any(|c| c.name == name) => q.filters.push((name.to_string(), v.into_owned())),
             other => {
                 let known: Vec<&str> = kind.columns().iter().map(|c| c.name).collect();
-                return Err(bad(format!("unknown query parameter '{other}'; use bbox, limit, offset or a property: {}", known.join(", "))));
+                return Err(Problem::bad_request(format!("unknown query parameter '{other}'; use bbox, limit, offset or a property: {}", known.join(", "))));
             }
         }
     }

@@ -12,10 +12,6 @@ use std::sync::Arc;
 /// The writable layer of disaster reports.
 pub const INCIDENTS: &str = "incidents";
 
-fn bad(detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, detail)
-}
-
 /// Whether `layer` takes whole-feature writes (POST, PUT, DELETE): incidents only.
 pub fn writable(layer: &str) -> Result<(), Problem> {
     if layer == INCIDENTS {
@@ -33,24 +29,24 @@ pub fn check_incident(f: &mut NewFeature) -> Result<(), Problem> {
     let col = |name: &str| LayerKind::Incidents.columns().iter().position(|c| c.name == name).expect("incident column");
     match &f.values[col("type")] {
         Value::Text(t) if !t.trim().is_empty() => {}
-        _ => return Err(bad("an incident needs a \"type\" (e.g. \"road_closure\", \"flood\", \"damaged_pipe\")")),
+        _ => return Err(Problem::bad_request("an incident needs a \"type\" (e.g. \"road_closure\", \"flood\", \"damaged_pipe\")")),
     }
     match f.values[col("severity")] {
         Value::Integer(1..=5) => {}
         Value::Null => f.values[col("severity")] = Value::Integer(3),
-        ref v => return Err(bad(format!("\"severity\" must be 1 to 5, got {v:?}"))),
+        ref v => return Err(Problem::bad_request(format!("\"severity\" must be 1 to 5, got {v:?}"))),
     }
     match &f.values[col("time")] {
         Value::Null => f.values[col("time")] = Value::Text(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         Value::Text(t) if chrono::DateTime::parse_from_rfc3339(t).is_ok() => {}
-        v => return Err(bad(format!("\"time\" must be an RFC 3339 date-time such as 2026-11-23T08:30:00+08:00, got {v:?}"))),
+        v => return Err(Problem::bad_request(format!("\"time\" must be an RFC 3339 date-time such as 2026-11-23T08:30:00+08:00, got {v:?}"))),
     }
     Ok(())
 }
 
 /// A new incident from a GeoJSON feature body, checked.
 pub fn new_incident(body: &Json) -> Result<NewFeature, Problem> {
-    let mut f = geojson::parse_feature(body, LayerKind::Incidents).map_err(bad)?;
+    let mut f = geojson::parse_feature(body, LayerKind::Incidents).map_err(Problem::bad_request)?;
     check_incident(&mut f)?;
     Ok(f)
 }
@@ -61,7 +57,7 @@ pub fn patch_properties(kind: LayerKind, layer: &str, patch: &Json) -> Result<se
     let props = match patch.get("properties") {
         Some(Json::Object(m)) => m.clone(),
         None | Some(Json::Null) => Default::default(),
-        Some(_) => return Err(bad("\"properties\" must be an object")),
+        Some(_) => return Err(Problem::bad_request("\"properties\" must be an object")),
     };
     match kind {
         LayerKind::Incidents => {}
@@ -85,14 +81,14 @@ pub fn patched(current: &Feature, kind: LayerKind, props: &serde_json::Map<Strin
     }
     for (k, v) in props {
         match kind.columns().iter().position(|c| c.name == k.as_str()) {
-            Some(i) => values[i] = geojson::parse_value(v, &kind.columns()[i]).map_err(bad)?,
+            Some(i) => values[i] = geojson::parse_value(v, &kind.columns()[i]).map_err(Problem::bad_request)?,
             None => {
                 extra.insert(k.clone(), v.clone());
             }
         }
     }
     let geometry = match patch.get("geometry").filter(|g| !g.is_null()) {
-        Some(g) => geojson::parse_geometry(g).map_err(bad)?,
+        Some(g) => geojson::parse_geometry(g).map_err(Problem::bad_request)?,
         None => current.geometry.clone(),
     };
     let mut f = NewFeature { geometry, values, extra };
@@ -107,7 +103,7 @@ pub fn patched(current: &Feature, kind: LayerKind, props: &serde_json::Map<Strin
 pub async fn apply(store: &Arc<dyn Store>, layer: &str, edit: Edit) -> Result<Option<Change>, Problem> {
     let (store, name) = (store.clone(), layer.to_string());
     tokio::task::spawn_blocking(move || store.edit(&name, edit)).await.map_err(|e| Problem::internal(e.to_string()))?.map_err(|e| match e {
-        formosa_store::StoreError::Schema(m) => bad(m),
+        formosa_store::StoreError::Schema(m) => Problem::bad_request(m),
         e => Problem::internal(e.to_string()),
     })
 }
