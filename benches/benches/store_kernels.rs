@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use formosa_store::gpkg::geometry_blob;
-use formosa_store::gpkg::index::SpatialIndex;
+use formosa_store::memory::index::SpatialIndex;
 use formosa_store::{Envelope, Geometry};
 use std::hint::black_box;
 

@@ -10,8 +10,11 @@ pub const DEFAULT_STORE: &str = "data/formosa.gpkg";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// The store file (a GeoPackage).
-    pub store: PathBuf,
+    /// The store: a GeoPackage file path, or a postgresql:// URL.
+    pub store: String,
+    /// A streaming replica of a PostgreSQL store to read from (writes and the change
+    /// feed stay on `store`).
+    pub read_store: Option<String>,
     pub server: ServerConfig,
     pub import: ImportConfig,
 }
@@ -25,7 +28,7 @@ pub struct ImportConfig {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { store: DEFAULT_STORE.into(), server: ServerConfig::default(), import: ImportConfig::default() }
+        Self { store: DEFAULT_STORE.into(), read_store: None, server: ServerConfig::default(), import: ImportConfig::default() }
     }
 }
 
@@ -58,7 +61,7 @@ mod tests {
     #[test]
     fn partial_files_keep_defaults_and_typos_are_refused() {
         let c: Config = toml::from_str("store = \"x.gpkg\"\n[server]\nbind = \"0.0.0.0:9000\"\n").unwrap();
-        assert_eq!(c.store, PathBuf::from("x.gpkg"));
+        assert_eq!(c.store, "x.gpkg");
         assert_eq!(c.server.bind, "0.0.0.0:9000");
         assert_eq!(c.import.storey_height_m, 3.3);
         assert!(toml::from_str::<Config>("[server]\nbnid = \"x\"\n").is_err());

@@ -3,13 +3,15 @@
 use clap::{Args, Parser, Subcommand};
 use formosa_cli::config::Config;
 use formosa_cli::seed;
+use formosa_cli::store_url::StoreUrl;
 use formosa_encoders::fonts::Fonts;
 use formosa_encoders::render::style::RenderStyle;
 use formosa_encoders::render::Renderer;
 use formosa_importers::kinds::KindSettings;
 use formosa_importers::source::OpenOptions;
 use formosa_importers::{import_imagery, import_terrain, import_vector, ImageryOptions, ImportReport, TerrainOptions, VectorOptions};
-use formosa_store::{GpkgStore, ImportMode, LayerKind};
+use formosa_store::postgis::PgStore;
+use formosa_store::{GpkgStore, ImportMode, LayerKind, Store};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,8 +25,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const ABOUT: &str = "Formosa — Taiwan's national 3D base map (國家共通底圖) server.
 
 Imports agency data (cadastral parcels 地籍, utility pipelines 管線, buildings 建物, DEMs
-數值地形模型, other base-map layers) into one embedded store — a GeoPackage file that
-GDAL and QGIS also open — and serves it to web, GIS and 3D clients.";
+數值地形模型, other base-map layers) into one store — an embedded GeoPackage file that
+GDAL and QGIS also open, or a PostgreSQL/PostGIS database shared by many servers — and
+serves it to web, GIS and 3D clients.";
 
 const EXAMPLES: &str = "Examples:
   formosa import cadastral parcels.shp --encoding cp950
@@ -37,15 +40,22 @@ const EXAMPLES: &str = "Examples:
   formosa info
   formosa serve --bind 0.0.0.0:8080
   formosa demo            # import the bundled fixtures, then serve them
+  formosa --store postgresql://gis@db/formosa serve      # one of many nodes on PostGIS
+  formosa publish data/formosa.gpkg postgresql://gis@db/formosa
 
 The store is data/formosa.gpkg unless --store or formosa.toml says otherwise.";
 
 #[derive(Parser)]
 #[command(name = "formosa", version, about = ABOUT, after_help = EXAMPLES)]
 struct Cli {
-    /// The store file (GeoPackage). Default: `store` in formosa.toml, else data/formosa.gpkg.
+    /// The store: a GeoPackage file, or postgresql://user@host:port/db (PostGIS). Default:
+    /// `store` in formosa.toml, else data/formosa.gpkg.
     #[arg(long, global = true, env = "FORMOSA_STORE")]
-    store: Option<PathBuf>,
+    store: Option<String>,
+    /// A streaming replica of the PostgreSQL store to read layers and tiles from; edits and
+    /// the change feed stay on --store. Default: `read_store` in formosa.toml.
+    #[arg(long, global = true, env = "FORMOSA_READ_STORE")]
+    read_store: Option<String>,
     /// Configuration file. Default: ./formosa.toml when present.
     #[arg(long, global = true, env = "FORMOSA_CONFIG")]
     config: Option<PathBuf>,
@@ -89,6 +99,18 @@ enum Command {
         /// Re-import even if the store already has layers.
         #[arg(long)]
         fresh: bool,
+    },
+    /// Copy a whole store into another, e.g. a GeoPackage prepared offline into the PostGIS
+    /// database the servers share (or back). Layers of the same name in DST are replaced,
+    /// each atomically; the change log is not copied.
+    #[command(
+        after_help = "Examples:\n  formosa publish data/formosa.gpkg postgresql://gis@db.example/formosa\n  formosa publish postgresql://gis@db.example/formosa backup.gpkg"
+    )]
+    Publish {
+        /// The store to copy (GeoPackage path or postgresql:// URL).
+        src: String,
+        /// The store to copy into (created if it is a new GeoPackage file).
+        dst: String,
     },
     /// Pre-render tiles for an area and zoom range into a PMTiles or MBTiles file (the
     /// same tiles the server answers), e.g. to push the base map to a CDN before a typhoon.
@@ -215,19 +237,34 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     let config = Config::load(cli.config.as_deref())?;
-    let store_path = cli.store.clone().unwrap_or_else(|| config.store.clone());
+    let store_url = StoreUrl::parse(&cli.store.clone().unwrap_or_else(|| config.store.clone()))?;
+    let read_store = cli.read_store.clone().or_else(|| config.read_store.clone());
+    let open = || open_store(&store_url, read_store.as_deref());
     let show_progress = !cli.quiet && std::io::stderr().is_terminal();
     match cli.command {
         Command::Import(cmd) => {
-            let store = open_store(&store_path)?;
-            let report = run_import(&store, cmd, &config, show_progress)?;
+            let store = open()?.store;
+            let report = run_import(store.as_ref(), cmd, &config, show_progress)?;
             if !cli.quiet {
                 print!("{}", report.summary());
             }
             Ok(())
         }
+        Command::Publish { src, dst } => {
+            let (src, dst) = (open_store(&StoreUrl::parse(&src)?, None)?, open_store(&StoreUrl::parse(&dst)?, None)?);
+            let done = formosa_cli::publish::publish(src.store.as_ref(), dst.store.as_ref(), |line| {
+                if !cli.quiet {
+                    println!("{line}");
+                }
+            })?;
+            if !cli.quiet {
+                println!("published {} layers from {} to {}", done.len(), src.store.location(), dst.store.location());
+            }
+            Ok(())
+        }
         Command::Seed { bbox, zoom, tiles, out } => {
-            let store = open_store(&store_path)?;
+            let store = open()?.store;
+            let store = store.as_ref();
             let bbox = seed::parse_bbox(&bbox)?;
             let (min_zoom, max_zoom) = seed::parse_zooms(&zoom)?;
             let content = match tiles.as_str() {
@@ -238,11 +275,11 @@ fn run(cli: Cli) -> Result<(), String> {
                     let renderer = Arc::new(Renderer::new(style, &fonts));
                     seed::Content::Raster { layer: raster["raster:".len()..].to_string(), renderer }
                 }
-                "basemap" => seed::Content::Vector(formosa_encoders::tiles::basemap_layers(&store)),
+                "basemap" => seed::Content::Vector(formosa_encoders::tiles::basemap_layers(store)),
                 list => seed::Content::Vector(list.split(',').map(|s| s.trim().to_string()).collect()),
             };
             let opts = seed::SeedOptions { bbox, min_zoom, max_zoom, content, out: out.clone(), show_progress };
-            let r = seed::seed(&store, &opts)?;
+            let r = seed::seed(store, &opts)?;
             if !cli.quiet {
                 println!(
                     "{}: {} tiles written of {} in z{min_zoom}–z{max_zoom} ({} empty left out), {:.1} MB, in {:.1} s",
@@ -257,15 +294,16 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Info { json } => {
-            if !store_path.exists() {
-                return Err(format!("no store at {}: import something first (formosa import --help)", store_path.display()));
+            if let StoreUrl::Gpkg(path) = &store_url {
+                if !path.exists() {
+                    return Err(format!("no store at {}: import something first (formosa import --help)", path.display()));
+                }
             }
-            let store = open_store(&store_path)?;
-            print_info(&store, json);
+            print_info(&open()?, json);
             Ok(())
         }
         Command::Serve { bind, cache_mb } => {
-            let store = Arc::new(open_store(&store_path)?);
+            let store = open()?.store;
             let mut server = config.server.clone();
             if let Some(b) = bind {
                 server.bind = b;
@@ -276,18 +314,18 @@ fn run(cli: Cli) -> Result<(), String> {
             runtime()?.block_on(formosa_tile_server::server::serve(store, server))
         }
         Command::Demo { bind, fixtures, fresh } => {
-            let store = open_store(&store_path)?;
+            let store = open()?.store;
             if fresh || store.layers().is_empty() {
-                import_fixtures(&store, &fixtures, &config, show_progress, cli.quiet)?;
-                store.reload().map_err(|e| e.to_string())?;
+                import_fixtures(store.as_ref(), &fixtures, &config, show_progress, cli.quiet)?;
+                store.refresh().map_err(|e| e.to_string())?;
             } else {
-                tracing::info!("{} already has {} layers; serving them (use --fresh to re-import)", store_path.display(), store.layers().len());
+                tracing::info!("{} already has {} layers; serving them (use --fresh to re-import)", store.location(), store.layers().len());
             }
             let mut server = config.server.clone();
             if let Some(b) = bind {
                 server.bind = b;
             }
-            runtime()?.block_on(formosa_tile_server::server::serve(Arc::new(store), server))
+            runtime()?.block_on(formosa_tile_server::server::serve(store, server))
         }
     }
 }
@@ -296,13 +334,38 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
 }
 
-/// Opens the embedded GeoPackage store at `path` (creating its folder): the one place
-/// that picks a backend.
-fn open_store(path: &Path) -> Result<GpkgStore, String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+/// An open store and how big it is.
+struct Opened {
+    store: Arc<dyn Store>,
+    size_bytes: Box<dyn Fn() -> u64>,
+}
+
+/// Opens the store `url` names: the one place that picks a backend. A GeoPackage is
+/// created (with its folder) when missing; `read` (a replica) is for PostGIS only.
+fn open_store(url: &StoreUrl, read: Option<&str>) -> Result<Opened, String> {
+    match url {
+        StoreUrl::Gpkg(path) => {
+            if read.is_some() {
+                return Err("--read-store (a streaming replica) needs a postgresql:// store".into());
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let store = Arc::new(GpkgStore::open(path).map_err(|e| e.to_string())?);
+            let sized = store.clone();
+            Ok(Opened { store, size_bytes: Box::new(move || sized.file_size()) })
+        }
+        StoreUrl::Postgis(primary) => {
+            let read = read.map(StoreUrl::parse).transpose()?.map(|r| match r {
+                StoreUrl::Postgis(u) => Ok(u),
+                StoreUrl::Gpkg(p) => Err(format!("--read-store {} is not a postgresql:// URL", p.display())),
+            });
+            let read = read.transpose()?;
+            let store = Arc::new(PgStore::open(primary, read.as_deref()).map_err(|e| e.to_string())?);
+            let sized = store.clone();
+            Ok(Opened { store, size_bytes: Box::new(move || sized.size_bytes().unwrap_or(0)) })
+        }
     }
-    GpkgStore::open(path).map_err(|e| e.to_string())
 }
 
 fn vector_options(kind: LayerKind, args: &VectorArgs, settings: KindSettings, progress: bool) -> Result<VectorOptions, String> {
@@ -323,7 +386,7 @@ fn vector_options(kind: LayerKind, args: &VectorArgs, settings: KindSettings, pr
     })
 }
 
-fn run_import(store: &GpkgStore, cmd: ImportCommand, config: &Config, progress: bool) -> Result<ImportReport, String> {
+fn run_import(store: &dyn Store, cmd: ImportCommand, config: &Config, progress: bool) -> Result<ImportReport, String> {
     let settings = KindSettings::with_storey_height(config.import.storey_height_m).map_err(|e| format!("[import] storey_height_m: {e}"))?;
     let (opts, report_file) = match cmd {
         ImportCommand::Terrain { file, srs, max_zoom } => {
@@ -352,7 +415,7 @@ fn run_import(store: &GpkgStore, cmd: ImportCommand, config: &Config, progress: 
 }
 
 /// The bundled fixtures and how each is imported.
-fn import_fixtures(store: &GpkgStore, dir: &Path, config: &Config, progress: bool, quiet: bool) -> Result<(), String> {
+fn import_fixtures(store: &dyn Store, dir: &Path, config: &Config, progress: bool, quiet: bool) -> Result<(), String> {
     if !dir.is_dir() {
         return Err(format!("fixtures not found at {} (run from the repository root or pass --fixtures)", dir.display()));
     }
@@ -397,14 +460,16 @@ impl VectorArgs {
     }
 }
 
-fn print_info(store: &GpkgStore, json: bool) {
-    let layers: Vec<_> = store.layers().iter().map(|l| l.info.clone()).collect();
+fn print_info(opened: &Opened, json: bool) {
+    let store = &opened.store;
+    let layers = store.layers();
+    let size = (opened.size_bytes)();
     if json {
-        let v = serde_json::json!({ "store": store.path().display().to_string(), "size_bytes": store.file_size(), "layers": layers });
+        let v = serde_json::json!({ "store": store.location(), "size_bytes": size, "layers": layers });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
     }
-    println!("store {} ({:.1} MB), {} layers", store.path().display(), store.file_size() as f64 / 1e6, layers.len());
+    println!("store {} ({:.1} MB), {} layers", store.location(), size as f64 / 1e6, layers.len());
     println!("{:<14} {:<10} {:>10}  {:<44} {:<10} {:<21} source", "layer", "kind", "count", "extent (lon/lat)", "from CRS", "imported");
     for l in layers {
         let extent = l.extent.map_or("-".to_string(), |e| format!("{:.5},{:.5} {:.5},{:.5}", e.min_x, e.min_y, e.max_x, e.max_y));

@@ -6,8 +6,11 @@
 
 pub mod edit;
 pub mod gpkg;
+pub mod memory;
 pub mod mercator;
 pub mod model;
+#[cfg(feature = "postgis")]
+pub mod postgis;
 pub mod raster;
 pub mod traits;
 pub mod wkb;
@@ -42,6 +45,13 @@ pub enum StoreError {
     Elevation(String),
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot connect to store {url}: {reason}")]
+    Connect { url: String, reason: String },
+    /// The database cannot be reached now (down, restarting, too slow): try again later.
+    #[error("the store database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("store database error: {0}")]
+    Database(String),
 }
 
 impl StoreError {

@@ -189,6 +189,12 @@ pub trait Serving: Send + Sync {
     fn rows_in_memory(&self, _name: &str) -> bool {
         false
     }
+
+    /// Why the store cannot be reached now, if it cannot (a database that went away): the
+    /// server then serves what it holds and says it is degraded.
+    fn degraded(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What encoders read: the catalogue's feature layers and the tile pyramids.

@@ -7,6 +7,7 @@ use super::geometry_blob;
 use super::schema as gpkg;
 use super::store::GpkgStore;
 use crate::edit::{Change, Edit};
+use crate::memory::RowData;
 use crate::model::{Envelope, ImportMode, ImportSpec, NewFeature};
 use crate::{LayerKind, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -117,21 +118,11 @@ impl GpkgStore {
         tx.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1", [layer])?;
         tx.commit()?;
         // Durable from here on; now the in-memory views.
-        {
-            let mut index = l.index.write().unwrap();
-            if let Some(b) = before {
-                index.remove(fid, b);
-            }
-            if let Some(a) = after {
-                index.insert(fid, a);
-            }
-        }
-        if let Some(table) = l.table.write().unwrap().as_mut() {
-            match row {
-                Some((blob, values, extra)) => table.put(fid, blob, values, extra),
-                None => table.remove(fid),
-            }
-        }
+        let row = match row {
+            Some((blob, values, extras)) => Some(RowData { wkb: geometry_blob::wkb_part(&blob).expect("a blob just encoded").to_vec(), values, extras }),
+            None => None,
+        };
+        l.resident.apply(fid, before, after, row);
         // Listeners (tile invalidation, the change feed) run while the writer is held, so
         // they see the changes in commit order: the feed's subscribers skip any `seq` older
         // than the last they got.

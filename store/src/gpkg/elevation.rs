@@ -7,30 +7,12 @@
 use super::pyramid::PyramidWriter;
 use super::store::GpkgStore;
 use crate::model::{Envelope, LayerInfo};
-use crate::raster::{ElevationTile, NO_DATA, TILE_SIZE};
+use crate::raster::{decode_tiff, encode_tiff, ElevationTile, NO_DATA};
 use crate::StoreError;
 use rusqlite::params;
-use std::io::Cursor;
 
 /// The table holding the elevation tiles.
 pub const TERRAIN_TABLE: &str = crate::raster::TERRAIN;
-
-/// Encodes heights as a single-band float32 TIFF, LZW-compressed (the encoding the
-/// gridded-coverage extension prescribes for float data).
-pub fn encode_tiff(heights: &[f32]) -> Result<Vec<u8>, StoreError> {
-    let mut buf = Cursor::new(Vec::new());
-    let mut enc = tiff::encoder::TiffEncoder::new(&mut buf).map_err(|e| StoreError::Elevation(e.to_string()))?.with_compression(tiff::encoder::Compression::Lzw);
-    enc.write_image::<tiff::encoder::colortype::Gray32Float>(TILE_SIZE as u32, TILE_SIZE as u32, heights).map_err(|e| StoreError::Elevation(e.to_string()))?;
-    Ok(buf.into_inner())
-}
-
-pub fn decode_tiff(bytes: &[u8]) -> Result<Vec<f32>, StoreError> {
-    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(|e| StoreError::Elevation(e.to_string()))?;
-    match dec.read_image().map_err(|e| StoreError::Elevation(e.to_string()))? {
-        tiff::decoder::DecodingResult::F32(v) if v.len() == TILE_SIZE * TILE_SIZE => Ok(v),
-        _ => Err(StoreError::Elevation("elevation tile is not 256×256 float32".into())),
-    }
-}
 
 /// Writes a new elevation pyramid, replacing any previous one at commit.
 pub struct GpkgTerrainImport {
@@ -94,17 +76,5 @@ impl GpkgTerrainImport {
 
     pub fn commit(self, source: &str, source_crs: &str, details: serde_json::Value) -> Result<(), StoreError> {
         self.pyramid.commit("terrain", source, source_crs, details)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tiff_tiles_round_trip_exactly() {
-        let heights: Vec<f32> = (0..TILE_SIZE * TILE_SIZE).map(|i| (i % 977) as f32 * 0.37 - 12.5).collect();
-        let bytes = encode_tiff(&heights).unwrap();
-        assert_eq!(decode_tiff(&bytes).unwrap(), heights);
     }
 }

@@ -68,6 +68,12 @@ fn parse_header(blob: &[u8]) -> Result<(Option<Envelope>, usize), BlobError> {
     Ok((env, end))
 }
 
+/// The WKB part of a blob (after its header).
+pub fn wkb_part(blob: &[u8]) -> Result<&[u8], BlobError> {
+    let (_, start) = parse_header(blob)?;
+    Ok(&blob[start..])
+}
+
 /// Decodes a GeoPackage blob. Returns the geometry (polygons and lines in multi form)
 /// and whether it carries z.
 pub fn decode(blob: &[u8]) -> Result<(Geometry, bool), BlobError> {

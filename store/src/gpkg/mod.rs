@@ -4,10 +4,8 @@
 
 pub mod edit;
 pub mod elevation;
-pub mod feature_table;
 pub mod geometry_blob;
 pub mod imagery;
-pub mod index;
 pub mod pyramid;
 pub mod schema;
 mod store;

@@ -27,16 +27,7 @@ impl GpkgStore {
     /// Starts writing pyramid `table` over `extent_m` (Web Mercator metres) for zooms
     /// 0..=max_zoom, dropping (inside the transaction) any previous one of that name.
     pub(crate) fn begin_pyramid(&self, table: &str, data_type: &str, description: &str, extent_m: Envelope, max_zoom: u8) -> Result<PyramidWriter, StoreError> {
-        // Snapped outward to whole pixels of the deepest level: GDAL takes the raster's
-        // origin from gpkg_contents, and an origin between pixels shifts every value it
-        // reads by a fraction of a pixel.
-        let px = tile_size_m(max_zoom) / TILE_SIZE as f64;
-        let snap = |v: f64, up: bool| {
-            let cells = (v + HALF_WORLD) / px;
-            let cells = if up { (cells - 1e-6).ceil() } else { (cells + 1e-6).floor() };
-            cells * px - HALF_WORLD
-        };
-        let extent_m = Envelope { min_x: snap(extent_m.min_x, false), min_y: snap(extent_m.min_y, false), max_x: snap(extent_m.max_x, true), max_y: snap(extent_m.max_y, true) };
+        let extent_m = crate::raster::snap_extent(extent_m, max_zoom);
         let conn = self.write_connection()?;
         conn.execute_batch("BEGIN IMMEDIATE")?;
         drop_pyramid(&conn, table)?;

@@ -2,10 +2,11 @@
 //! index into memory; imports write inside one SQLite transaction and become visible
 //! all at once at commit, so a crash at any moment leaves the previous contents intact.
 
-use super::feature_table::{extras_of, value_of, FeatureTable};
 use super::geometry_blob;
-use super::index::SpatialIndex;
 use super::schema as gpkg;
+use crate::memory::index::SpatialIndex;
+use crate::memory::rows::{extras_of, FeatureTable};
+use crate::memory::{column_position, Resident};
 use crate::model::{validate_layer_name, Attributes, Envelope, Feature, ImportMode, ImportSpec, LayerInfo, LayerKind, NewFeature, Value};
 use crate::traits::ChangeListener;
 use crate::StoreError;
@@ -40,34 +41,33 @@ impl Pool {
 /// in memory. Live edits ([`GpkgStore::edit`]) update the index and the rows.
 pub struct GpkgLayer {
     pub info: LayerInfo,
-    pub(crate) index: RwLock<SpatialIndex>,
-    pub(crate) table: RwLock<Option<FeatureTable>>,
+    pub(crate) resident: Resident,
     pool: Arc<Pool>,
 }
 
 impl GpkgLayer {
     fn new(info: LayerInfo, index: SpatialIndex, pool: Arc<Pool>) -> GpkgLayer {
-        GpkgLayer { info, index: RwLock::new(index), table: RwLock::new(None), pool }
+        GpkgLayer { info, resident: Resident::new(index), pool }
     }
 
     /// Whether the rows are in memory.
     pub fn has_feature_table(&self) -> bool {
-        self.table.read().unwrap().is_some()
+        self.resident.has_rows()
     }
 
     /// Ids of the features whose envelope intersects `bbox`.
     pub fn query(&self, bbox: &Envelope) -> Vec<i64> {
-        self.index.read().unwrap().query(bbox)
+        self.resident.query(bbox)
     }
 
-    /// Like [`Layer::query`], with each hit's envelope.
+    /// Like [`GpkgLayer::query`], with each hit's envelope.
     pub fn query_envelopes(&self, bbox: &Envelope) -> Vec<(i64, Envelope)> {
-        self.index.read().unwrap().query_envelopes(bbox)
+        self.resident.query_envelopes(bbox)
     }
 
     /// Features currently indexed (imports and live edits).
     pub fn len(&self) -> usize {
-        self.index.read().unwrap().len()
+        self.resident.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -82,8 +82,8 @@ impl GpkgLayer {
     /// in-memory table when it is loaded, else from SQLite.
     pub fn features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<Feature>, StoreError> {
         let kind = self.kind()?;
-        if let Some(table) = self.table.read().unwrap().as_ref() {
-            return ids.iter().filter_map(|id| table.get(*id, attributes == Attributes::All)).collect();
+        if let Some(found) = self.resident.features(ids, attributes) {
+            return found;
         }
         let layer = &self.info.name;
         self.pool.with_conn(|conn| {
@@ -111,9 +111,9 @@ impl GpkgLayer {
     pub fn column(&self, ids: &[i64], column: &str) -> Result<Vec<Value>, StoreError> {
         let kind = self.kind()?;
         let layer = &self.info.name;
-        let col = kind.columns().iter().position(|c| c.name == column).ok_or_else(|| StoreError::Schema(format!("layer '{layer}' has no column '{column}'")))?;
-        if let Some(table) = self.table.read().unwrap().as_ref() {
-            return Ok(ids.iter().map(|id| table.value(*id, col).cloned().unwrap_or(Value::Null)).collect());
+        let col = column_position(kind, layer, column)?;
+        if let Some(values) = self.resident.column(ids, col) {
+            return Ok(values);
         }
         self.pool.with_conn(|conn| {
             let snapshot = conn.unchecked_transaction()?;
@@ -281,15 +281,7 @@ impl GpkgStore {
     /// replaced meanwhile (by [`GpkgStore::reload`]) is left for its successor to load.
     pub fn load_feature_table(&self, name: &str) -> Result<(usize, usize), StoreError> {
         let (layer, kind) = self.feature_layer(name)?;
-        if let Some(t) = layer.table.read().unwrap().as_ref() {
-            return Ok((t.len(), t.bytes()));
-        }
-        // Held while reading, so a live edit waits and lands in the loaded table.
-        let mut slot = layer.table.write().unwrap();
-        let table = self.with_conn(|conn| FeatureTable::load(conn, name, kind))?;
-        let stats = (table.len(), table.bytes());
-        *slot = Some(table);
-        Ok(stats)
+        layer.resident.load_rows(|| self.with_conn(|conn| load_rows(conn, name, kind)))
     }
 
     pub fn feature(&self, layer: &str, id: i64) -> Result<Option<Feature>, StoreError> {
@@ -361,6 +353,36 @@ fn read_catalogue(conn: &Connection) -> Result<Vec<LayerInfo>, StoreError> {
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Reads every row of feature table `table` in fid order.
+fn load_rows(conn: &Connection, table: &str, kind: LayerKind) -> Result<FeatureTable, StoreError> {
+    let cols: Vec<String> = kind.columns().iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let sql = format!("SELECT fid, geom, {}, source_attributes FROM \"{table}\" ORDER BY fid", cols.join(", "));
+    let snapshot = conn.unchecked_transaction()?;
+    let mut stmt = snapshot.prepare(&sql)?;
+    let mut out = FeatureTable::new(kind);
+    let mut rows = stmt.query([])?;
+    let n = kind.columns().len();
+    while let Some(r) = rows.next()? {
+        let fid: i64 = r.get(0)?;
+        let blob: Vec<u8> = r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default();
+        let wkb = geometry_blob::wkb_part(&blob).map_err(|e| StoreError::CorruptGeometry { id: fid, reason: e.to_string() })?.to_vec();
+        let values: Vec<Value> = (0..n).map(|i| value_of(r.get_ref(2 + i).ok())).collect();
+        out.put(fid, wkb, values, r.get(2 + n)?);
+    }
+    Ok(out)
+}
+
+/// A column value as SQLite returns it (blobs are not column values).
+pub(crate) fn value_of(v: Option<rusqlite::types::ValueRef>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        Some(ValueRef::Integer(n)) => Value::Integer(n),
+        Some(ValueRef::Real(x)) => Value::Real(x),
+        Some(ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        _ => Value::Null,
+    }
 }
 
 fn row_to_feature(r: &rusqlite::Row, kind: LayerKind, attributes: Attributes) -> rusqlite::Result<Result<Feature, StoreError>> {

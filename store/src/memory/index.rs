@@ -1,5 +1,5 @@
 //! The in-memory spatial index of one layer: an `rstar` R-tree of feature envelopes,
-//! bulk-loaded from the GeoPackage R*Tree table when the store opens.
+//! bulk-loaded from the backend's stored envelopes when the store opens.
 
 use crate::model::Envelope;
 use rstar::primitives::{GeomWithData, Rectangle};

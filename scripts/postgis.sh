@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL 15 + PostGIS cluster for tests and local multi-node runs, on
+# loopback, with trust authentication (never for production).
+#   scripts/postgis.sh start [NAME] [PORT]     initdb if needed, start; prints its URL
+#   scripts/postgis.sh replica NAME PORT PRIMARY_PORT   a streaming replica of PRIMARY_PORT
+#   scripts/postgis.sh stop [NAME]            fast shutdown
+#   scripts/postgis.sh url [NAME] [PORT]      the superuser URL (database "postgres")
+# Clusters live in ${FORMOSA_PG_ROOT:-/tmp/formosa-pg}/NAME (default NAME "main",
+# PORT 55432). As root, the server runs as the "postgres" user (initdb refuses root).
+set -euo pipefail
+ROOT="${FORMOSA_PG_ROOT:-/tmp/formosa-pg}"
+BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+[ -x "$BIN/initdb" ] || { echo "error: PostgreSQL server not installed (apt-get install postgresql-15-postgis-3)" >&2; exit 1; }
+cmd="${1:-start}"
+name="${2:-main}"
+port="${3:-55432}"
+dir="$ROOT/$name"
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+prepare_dir() {
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir" "$ROOT"
+  chmod 700 "$dir"
+}
+
+start_server() {
+  # fsync stays on: the tests kill servers and count acknowledged writes.
+  as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c wal_level=replica -c max_wal_senders=5 -c hot_standby=on -c shared_buffers=256MB" \
+    start >/dev/null
+}
+
+case "$cmd" in
+  start)
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      prepare_dir
+      as_pg "$BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+      echo "host replication all 127.0.0.1/32 trust" >> "$dir/data/pg_hba.conf"
+    fi
+    as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || start_server
+    echo "postgresql://postgres@127.0.0.1:$port/postgres"
+    ;;
+  replica)
+    primary_port="${4:?replica NAME PORT PRIMARY_PORT}"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      prepare_dir
+      as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/data" -R -X stream >/dev/null
+    fi
+    as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || start_server
+    echo "postgresql://postgres@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    [ -f "$dir/data/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    ;;
+  url)
+    echo "postgresql://postgres@127.0.0.1:$port/postgres"
+    ;;
+  *)
+    echo "usage: $0 start|replica|stop|url [NAME] [PORT]" >&2
+    exit 2
+    ;;
+esac
