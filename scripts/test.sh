@@ -11,6 +11,11 @@
 #  4. The cargo-fuzz targets in fuzz/, each for FORMOSA_FUZZ_SECONDS (default 30) from
 #     the seeds in fuzz/seeds: whole requests through the router, the request parsers,
 #     the importers' attribute handling. A crash is kept in fuzz/artifacts/.
+#  5. The HTTP suites again (Rust integration tests that serve, the OGC pytest, the node
+#     tests) with the server on PostGIS, same assertions: scripts/postgis.sh starts a
+#     throwaway PostgreSQL cluster on 127.0.0.1:55432 and FORMOSA_TEST_POSTGIS points the
+#     tests' store helpers at it (one fresh database per store). The PostGIS-only tests
+#     (publish round trip, refused imports, a database restart, two nodes) run there too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
@@ -27,4 +32,18 @@ for target in ogc_parsers import_attributes http_requests; do
   cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
     -max_total_time="${FORMOSA_FUZZ_SECONDS:-30}" -print_final_stats=0 || status=$?
 done
+# 5. On PostGIS. FORMOSA_REQUIRE_POSTGIS makes a missing server a failure, not a skip.
+pg_url="$(bash scripts/postgis.sh start main 55432)" || status=$?
+if [ -n "${pg_url:-}" ]; then
+  (
+    export FORMOSA_TEST_POSTGIS="${pg_url%/postgres}" FORMOSA_REQUIRE_POSTGIS=1
+    psql -q -X "$pg_url" -c "DROP DATABASE IF EXISTS formosa_template" >/dev/null
+    rc=0
+    cargo test -p formosa-cli --no-fail-fast --test postgis --test serve --test hot_reimport --test limits --test static_paths --test fuzz_requests || rc=$?
+    /usr/bin/python3 -m pytest -q tile-server/tests/ogc || rc=$?
+    (cd web-viewer && node --test --test-concurrency=1 tests/) || rc=$?
+    exit $rc
+  ) || status=$?
+  bash scripts/postgis.sh stop main 55432
+fi
 exit $status

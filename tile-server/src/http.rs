@@ -10,7 +10,7 @@ impl From<TileError> for Problem {
         match e {
             TileError::UnknownLayer(_) => Problem::not_found(format!("{e}; see /tiles for the layers")),
             TileError::OutOfRange { .. } | TileError::BadZoom(_) => Problem::bad_request(e.to_string()),
-            TileError::Store(e) => Problem::internal(e.to_string()),
+            TileError::Store(e) => e.into(),
         }
     }
 }
@@ -19,7 +19,7 @@ impl From<Tiles3dError> for Problem {
     fn from(e: Tiles3dError) -> Self {
         match e {
             Tiles3dError::UnknownLayer(_) | Tiles3dError::NoSuchTile { .. } => Problem::not_found(e.to_string()),
-            Tiles3dError::Store(e) => Problem::internal(e.to_string()),
+            Tiles3dError::Store(e) => e.into(),
         }
     }
 }

@@ -11,11 +11,14 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     pub detail: String,
+    /// Seconds after which a client may try again (503s), sent as `Retry-After`.
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Problem { kind: "about:blank", title: status.canonical_reason().unwrap_or("Error"), status: status.as_u16(), detail: detail.into() }
+        Problem { kind: "about:blank", title: status.canonical_reason().unwrap_or("Error"), status: status.as_u16(), detail: detail.into(), retry_after: None }
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, detail)
@@ -25,6 +28,24 @@ impl Problem {
     }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
+    }
+    /// 503 with `Retry-After`: the request was fine, something it needs is away for now.
+    pub fn unavailable(detail: impl Into<String>, retry_after_s: u32) -> Self {
+        Problem { retry_after: Some(retry_after_s), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, detail) }
+    }
+}
+
+/// Store errors as clients should read them: their request's fault (400, 404), the
+/// database away for now (503, try again), or ours (500).
+impl From<formosa_store::StoreError> for Problem {
+    fn from(e: formosa_store::StoreError) -> Self {
+        use formosa_store::StoreError as E;
+        match e {
+            E::Schema(m) => Problem::bad_request(m),
+            E::UnknownLayer(_) | E::KindMismatch { .. } | E::BadLayerName(_) => Problem::bad_request(e.to_string()),
+            E::Unavailable(_) | E::Connect { .. } => Problem::unavailable(format!("{e}; nothing was written, try again shortly"), 5),
+            e => Problem::internal(e.to_string()),
+        }
     }
 }
 
@@ -41,7 +62,11 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&self).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response();
+        if let Some(s) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 

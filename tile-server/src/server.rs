@@ -159,6 +159,10 @@ async fn watch_for_imports(state: AppState) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
+        // A store that cannot be reached has nothing new to show; it says so once.
+        if state.store.degraded().is_some() {
+            continue;
+        }
         let store = state.store.clone();
         let changed = match tokio::task::spawn_blocking(move || store.refresh()).await {
             Ok(Ok(changed)) => changed,

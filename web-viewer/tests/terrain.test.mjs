@@ -22,8 +22,8 @@ before(async () => {
   // GDAL's reading of the pyramid's deepest level, as an ASCII grid.
   const dir = mkdtempSync(path.join(tmpdir(), 'formosa-terrain-'));
   const asc = path.join(dir, 'pyramid.asc');
-  execFileSync('gdal_translate', ['-q', '-of', 'AAIGrid', `GPKG:${demo.store}:terrain`, asc]);
-  const info = JSON.parse(execFileSync('gdalinfo', ['-json', `GPKG:${demo.store}:terrain`]));
+  execFileSync('gdal_translate', ['-q', '-of', 'AAIGrid', `GPKG:${demo.terrainGpkg}:terrain`, asc]);
+  const info = JSON.parse(execFileSync('gdalinfo', ['-json', `GPKG:${demo.terrainGpkg}:terrain`]));
   const [ox, px, , oy] = info.geoTransform;
   const [width, height] = info.size;
   const lines = readFileSync(asc, 'utf8').trim().split('\n');

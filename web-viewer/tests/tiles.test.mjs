@@ -32,7 +32,7 @@ function decode(buf) {
 
 /** The store's features of a layer as GeoJSON, read by GDAL (not by Formosa). */
 function storeGeoJSON(layer, where) {
-  const out = execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.store, layer, '-where', where], { maxBuffer: 64 << 20 });
+  const out = execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.gdal, layer, '-where', where], { maxBuffer: 64 << 20 });
   return JSON.parse(out);
 }
 

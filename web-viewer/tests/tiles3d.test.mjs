@@ -34,7 +34,7 @@ async function glb(layer, uri) {
 }
 
 function storeRows(layer) {
-  const out = execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.store, '-sql', `SELECT fid AS store_fid, * FROM ${layer}`], { maxBuffer: 256 << 20 });
+  const out = execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.gdal, '-sql', `SELECT fid AS store_fid, * FROM ${layer}`], { maxBuffer: 256 << 20 });
   return new Map(JSON.parse(out).features.map((f) => [f.properties.store_fid, f]));
 }
 
@@ -146,7 +146,7 @@ test('pipes lie at their depth below the terrain (pyramid + geoid, as GDAL reads
   }
   assert.ok(samples.length > 10, `${samples.length} vertices sampled`);
   const points = samples.map(([ecef]) => geodetic(ecef));
-  const ground = execFileSync('gdallocationinfo', ['-valonly', '-wgs84', `GPKG:${demo.store}:terrain`], {
+  const ground = execFileSync('gdallocationinfo', ['-valonly', '-wgs84', `GPKG:${demo.terrainGpkg}:terrain`], {
     input: points.map(([lon, lat]) => `${lon} ${lat}`).join('\n'),
   }).toString().trim().split('\n').map(Number);
   for (let k = 0; k < samples.length; k++) {

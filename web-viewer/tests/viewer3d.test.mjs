@@ -43,7 +43,7 @@ test('CesiumJS loads Formosa terrain and samples the DEM height at 信義區', a
   }, [lon, lat]);
   assert.ok(sampled !== null, 'terrain provider loaded');
   // GDAL's reading of the store's pyramid at the same point (orthometric).
-  const orthometric = Number(execFileSync('gdallocationinfo', ['-valonly', '-wgs84', `GPKG:${demo.store}:terrain`, String(lon), String(lat)]).toString().trim());
+  const orthometric = Number(execFileSync('gdallocationinfo', ['-valonly', '-wgs84', `GPKG:${demo.terrainGpkg}:terrain`, String(lon), String(lat)]).toString().trim());
   const expected = orthometric + 20;
   // z13 bound 9.41 m, plus half a 19 m pixel of slope between GDAL's nearest pixel and the mesh.
   assert.ok(Math.abs(sampled - expected) <= 9.41 + 5, `Cesium sampled ${sampled.toFixed(2)} m, pyramid + geoid ${expected.toFixed(2)} m`);
@@ -83,7 +83,7 @@ test('buildings and pipes load as 3D Tiles and a click picks them with their att
   for (const [layer, field] of [['buildings', 'use'], ['pipelines', 'utility']]) {
     // Look straight down on the middle of one feature's first segment (pipes are thin:
     // from low above).
-    const one = JSON.parse(execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.store, layer, '-limit', '1']));
+    const one = JSON.parse(execFileSync('ogr2ogr', ['-f', 'GeoJSON', '/vsistdout/', demo.gdal, layer, '-limit', '1']));
     const coords = JSON.stringify(one.features[0].geometry.coordinates).match(/-?[\d.]+,-?[\d.]+/g).map((p) => p.split(',').map(Number));
     const target = [(coords[0][0] + coords[1][0]) / 2, (coords[0][1] + coords[1][1]) / 2];
     const result = await page.evaluate(async ([layer, target]) => {

@@ -31,9 +31,74 @@ fn to_run(out: Output) -> Run {
     Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
 }
 
+/// The PostgreSQL server the suite runs on, when it runs on PostGIS
+/// (FORMOSA_TEST_POSTGIS=postgresql://user@host:port); else the suite uses GeoPackages.
+pub fn postgis_server() -> Option<String> {
+    std::env::var("FORMOSA_TEST_POSTGIS").ok().filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('/').to_string())
+}
+
+fn psql(server: &str, db: &str, sql: &str) -> Result<(), String> {
+    let out = Command::new("psql").args(["-q", "-X", "-v", "ON_ERROR_STOP=1", &format!("{server}/{db}"), "-c", sql]).output().map_err(|e| format!("psql: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The database a test's store path stands for on the PostGIS server: one per path,
+/// created fresh (from a template with PostGIS) the first time the path is used.
+fn postgis_database(server: &str, store: &Path) -> String {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let key = store.display().to_string();
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    let name = format!("formosa_test_{hash:016x}");
+    let mut made = MADE.get_or_init(Default::default).lock().unwrap();
+    if made.insert(name.clone()) {
+        // The first test to run makes the template; the others find it there.
+        if psql(server, "postgres", "CREATE DATABASE formosa_template").is_ok() {
+            psql(server, "formosa_template", "CREATE EXTENSION IF NOT EXISTS postgis").expect("PostGIS in the template database");
+        }
+        psql(server, "postgres", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).expect("drop an old test database");
+        psql(server, "postgres", &format!("CREATE DATABASE \"{name}\" TEMPLATE formosa_template")).expect("create a test database on PostGIS");
+    }
+    format!("{server}/{name}")
+}
+
+/// What `--store` gets for a test's store path: the path, or its PostGIS database.
+pub fn store_arg(store: &Path) -> String {
+    match postgis_server() {
+        Some(server) => postgis_database(&server, store),
+        None => store.display().to_string(),
+    }
+}
+
+/// The store as GDAL opens it: the GeoPackage path, or a `PG:` connection string.
+pub fn gdal_source(store: &Path) -> String {
+    match postgis_server() {
+        Some(_) => {
+            let url = store_arg(store);
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let (auth, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let (user, hostport) = auth.split_once('@').unwrap_or(("postgres", auth));
+            let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+            format!("PG:host={host} port={port} user={user} dbname={path}")
+        }
+        None => store.display().to_string(),
+    }
+}
+
 pub fn formosa(store: &Path, args: &[&str]) -> Run {
-    let out =
-        Command::new(env!("CARGO_BIN_EXE_formosa")).arg("--store").arg(store).args(args).env_remove("FORMOSA_CONFIG").env("FORMOSA_LOG", "warn").output().expect("run formosa");
+    let out = Command::new(env!("CARGO_BIN_EXE_formosa"))
+        .arg("--store")
+        .arg(store_arg(store))
+        .args(args)
+        .env_remove("FORMOSA_CONFIG")
+        .env("FORMOSA_LOG", "warn")
+        .output()
+        .expect("run formosa");
     to_run(out)
 }
 
@@ -106,7 +171,7 @@ impl Drop for Server {
 pub fn serve(store: &Path, configure: impl FnOnce(&mut Command)) -> Server {
     use std::io::{BufRead, BufReader};
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_formosa"));
-    cmd.arg("--store").arg(store).args(["serve", "--bind", "127.0.0.1:0"]);
+    cmd.arg("--store").arg(store_arg(store)).args(["serve", "--bind", "127.0.0.1:0"]);
     cmd.env_remove("FORMOSA_CONFIG").env("FORMOSA_LOG", "info").stderr(std::process::Stdio::piped()).stdout(std::process::Stdio::null());
     configure(&mut cmd);
     let mut child = cmd.spawn().expect("start formosa serve");

@@ -24,8 +24,7 @@ pub async fn changes(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Resu
     let store = s.store.clone();
     let (list, last) = tokio::task::spawn_blocking(move || Ok::<_, formosa_store::StoreError>((store.changes_since(since, limit)?, store.last_change()?)))
         .await
-        .map_err(|e| Problem::internal(e.to_string()))?
-        .map_err(|e| Problem::internal(e.to_string()))?;
+        .map_err(|e| Problem::internal(e.to_string()))??;
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(json!({ "changes": list, "last": last }))).into_response())
 }
 

@@ -96,7 +96,7 @@ pub async fn patch(State(s): State<AppState>, headers: HeaderMap, Path((layer, f
         let l = s.store.feature_layer(&layer).ok_or_else(|| Problem::not_found(format!("no collection '{layer}'")))?;
         let patch = parse_body(&body)?;
         let props = patch_properties(l.kind(), &layer, &patch)?;
-        let current = l.feature(fid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(|| no_feature(&layer, fid))?;
+        let current = l.feature(fid)?.ok_or_else(|| no_feature(&layer, fid))?;
         let f = patched(&current, l.kind(), &props, &patch)?;
         apply(&s.store, &layer, Edit::Replace(fid, f)).await?.ok_or_else(|| no_feature(&layer, fid))?;
         Ok::<_, Problem>(geojson_response(read_back(&*s.store, &layer, fid)?))

@@ -139,16 +139,15 @@ pub async fn items(State(s): State<AppState>, headers: HeaderMap, Path(id): Path
         let world = Envelope { min_x: -180.0, min_y: -90.0, max_x: 180.0, max_y: 90.0 };
         let mut ids = layer.query(&q.bbox.unwrap_or(world));
         ids.sort_unstable();
-        let internal = |e: formosa_store::StoreError| Problem::internal(e.to_string());
         if q.filters.is_empty() {
             let matched = ids.len();
             let slice: Vec<i64> = ids.into_iter().skip(q.offset).take(q.limit).collect();
-            return Ok((matched, layer.features(&slice, Attributes::All).map_err(internal)?));
+            return Ok((matched, layer.features(&slice, Attributes::All)?));
         }
         let mut matched = 0;
         let mut out = Vec::new();
         for chunk in ids.chunks(4096) {
-            for f in layer.features(chunk, Attributes::All).map_err(internal)? {
+            for f in layer.features(chunk, Attributes::All)? {
                 if matches(&f, &q.filters) {
                     if matched >= q.offset && out.len() < q.limit {
                         out.push(f);
@@ -194,7 +193,7 @@ pub async fn items(State(s): State<AppState>, headers: HeaderMap, Path(id): Path
 pub async fn item(State(s): State<AppState>, headers: HeaderMap, Path((id, fid)): Path<(String, String)>) -> Result<Response, Problem> {
     let l = feature_layer(&s, &id)?;
     let fid = parse_fid(&fid)?;
-    let f = l.feature(fid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(|| Problem::not_found(format!("collection '{id}' has no feature {fid}")))?;
+    let f = l.feature(fid)?.ok_or_else(|| Problem::not_found(format!("collection '{id}' has no feature {fid}")))?;
     let base = format!("{}/ogcapi/collections/{id}", base_url(&headers));
     let links = json!({ "links": [
         { "href": format!("{base}/items/{fid}"), "rel": "self", "type": "application/geo+json" },

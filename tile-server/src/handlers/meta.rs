@@ -11,13 +11,17 @@ use formosa_encoders::fonts::FontError;
 use formosa_encoders::markup::escape_html;
 use serde_json::json;
 
-/// `/health`: layers, how many feature layers have their rows in memory, the store.
+/// `/health`: layers, how many feature layers have their rows in memory, the store, and
+/// whether it is reachable ("degraded" with the reason when not: the node then serves
+/// what it holds and refuses writes; balancers should keep sending it reads).
 pub async fn health(State(s): State<AppState>) -> Response {
     let layers = s.store.layers();
     let feature_layers = layers.iter().filter(|l| l.feature_kind().is_some()).count();
     let in_memory = layers.iter().filter(|l| s.store.rows_in_memory(&l.name)).count();
+    let trouble = s.store.degraded();
     Json(json!({
-        "status": "ok",
+        "status": if trouble.is_some() { "degraded" } else { "ok" },
+        "reason": trouble,
         "layers": layers.len(),
         "feature_layers": feature_layers,
         "feature_layers_in_memory": in_memory,

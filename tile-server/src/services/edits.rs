@@ -102,10 +102,7 @@ pub fn patched(current: &Feature, kind: LayerKind, props: &serde_json::Map<Strin
 /// touched tiles and published the change by the time this returns.
 pub async fn apply(store: &Arc<dyn Store>, layer: &str, edit: Edit) -> Result<Option<Change>, Problem> {
     let (store, name) = (store.clone(), layer.to_string());
-    tokio::task::spawn_blocking(move || store.edit(&name, edit)).await.map_err(|e| Problem::internal(e.to_string()))?.map_err(|e| match e {
-        formosa_store::StoreError::Schema(m) => Problem::bad_request(m),
-        e => Problem::internal(e.to_string()),
-    })
+    Ok(tokio::task::spawn_blocking(move || store.edit(&name, edit)).await.map_err(|e| Problem::internal(e.to_string()))??)
 }
 
 /// The feature as stored after a write, as a GeoJSON document.

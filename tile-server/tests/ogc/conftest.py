@@ -121,9 +121,24 @@ def get():
 # ---------------------------------------------------------------- the server
 
 
+def postgis_store(name):
+    """On a PostGIS run (FORMOSA_TEST_POSTGIS=postgresql://user@host:port): a fresh
+    database for the demo store, as (formosa's --store URL, GDAL's PG: source)."""
+    server = os.environ["FORMOSA_TEST_POSTGIS"].rstrip("/")
+    psql = lambda db, sql, check=True: subprocess.run(["psql", "-q", "-X", "-v", "ON_ERROR_STOP=1", f"{server}/{db}", "-c", sql], capture_output=True, check=check)
+    if psql("postgres", "CREATE DATABASE formosa_template", check=False).returncode == 0:
+        psql("formosa_template", "CREATE EXTENSION IF NOT EXISTS postgis")
+    psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql("postgres", f'CREATE DATABASE "{name}" TEMPLATE formosa_template')
+    auth, hostport = server.split("://", 1)[1].rsplit("@", 1) if "@" in server else ("postgres", server.split("://", 1)[1])
+    host, port = hostport.split(":") if ":" in hostport else (hostport, "5432")
+    return f"{server}/{name}", f"PG:host={host} port={port} user={auth} dbname={name}"
+
+
 class Server:
     def __init__(self, base, store, proc, log):
         self.base = base
+        # The store as GDAL opens it (a GeoPackage path, or a PG: source on PostGIS runs).
         self.store = store
         self.proc = proc
         self._log = log
@@ -138,11 +153,14 @@ def server(tmp_path_factory):
     if not FORMOSA_BIN.exists():
         pytest.fail(f"{FORMOSA_BIN} is missing: run `cargo build -p formosa-cli` first (or set FORMOSA_BIN)")
     store = tmp_path_factory.mktemp("formosa-ogc") / "demo.gpkg"
+    store_arg, gdal_source = str(store), store
+    if os.environ.get("FORMOSA_TEST_POSTGIS"):
+        store_arg, gdal_source = postgis_store(f"formosa_ogc_{os.getpid()}")
     env = dict(os.environ, FORMOSA_LOG="info")
     env.pop("FORMOSA_CONFIG", None)
     env.pop("FORMOSA_STORE", None)
     proc = subprocess.Popen(
-        [str(FORMOSA_BIN), "--store", str(store), "-q", "demo", "--bind", "127.0.0.1:0"],
+        [str(FORMOSA_BIN), "--store", store_arg, "-q", "demo", "--bind", "127.0.0.1:0"],
         cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     log = []
@@ -167,7 +185,7 @@ def server(tmp_path_factory):
         proc.kill()
         proc.wait()
         pytest.fail(f"formosa demo did not start (exit {proc.poll()}):\n" + "".join(log)[-4000:])
-    s = Server(base, store, proc, log)
+    s = Server(base, gdal_source, proc, log)
     yield s
     proc.terminate()
     try:

@@ -1,0 +1,250 @@
+//! The PostGIS backend through the `formosa` binary, against a real PostgreSQL server:
+//! publish round trips, refused imports that leave the previous layer serving, and a
+//! node that rides out a database restart. Runs when FORMOSA_TEST_POSTGIS names a server
+//! (postgresql://user@host:port); scripts/test.sh starts one. With FORMOSA_REQUIRE_POSTGIS=1
+//! (CI) a missing server is a failure, not a skip.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn postgis() -> Option<String> {
+    let server = postgis_server();
+    if server.is_none() {
+        assert!(std::env::var("FORMOSA_REQUIRE_POSTGIS").is_err(), "FORMOSA_REQUIRE_POSTGIS is set but FORMOSA_TEST_POSTGIS names no server");
+        eprintln!("skipped: set FORMOSA_TEST_POSTGIS=postgresql://user@host:port to run the PostGIS tests");
+    }
+    server
+}
+
+/// Runs formosa with an explicit --store (a path or URL), not the test's mapping.
+fn formosa_at(store: &str, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_formosa")).arg("--store").arg(store).args(args).env_remove("FORMOSA_CONFIG").env("FORMOSA_LOG", "warn").output().unwrap();
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+}
+
+/// Every feature of a layer as GDAL dumps it (attributes and geometry), without the
+/// lines that name the file.
+fn ogr_dump(source: &str, layer: &str) -> String {
+    let out = tool("ogrinfo", &["-ro", "-q", "-nomd", source, layer]);
+    out.lines().filter(|l| !l.contains(source) && !l.starts_with("INFO")).collect::<Vec<_>>().join("\n")
+}
+
+/// The tiles of a GeoPackage pyramid, one line each (zoom, column, row, bytes in hex).
+fn pyramid_rows(gpkg: &Path, table: &str) -> String {
+    tool("sqlite3", &[&gpkg.display().to_string(), &format!("SELECT zoom_level, tile_column, tile_row, hex(tile_data) FROM {table} ORDER BY 1, 2, 3")])
+}
+
+#[test]
+fn publish_round_trip_geopackage_postgis_geopackage() {
+    let Some(_) = postgis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original.gpkg");
+    let back = dir.path().join("back.gpkg");
+    let o = original.display().to_string();
+    for args in [
+        vec!["import", "cadastral", &fixture("cadastral/taipei_parcels.shp")],
+        vec!["import", "cadastral", &fixture("cadastral/twd67_sheet.shp"), "--append"],
+        vec!["import", "pipelines", &fixture("pipelines/pipelines_2d.gpkg")],
+        vec!["import", "pipelines", &fixture("pipelines/pipelines_3d.geojson"), "--append"],
+        vec!["import", "buildings", &fixture("buildings/buildings.shp")],
+        vec!["import", "vector", &fixture("admin/towns.geojson"), "--layer", "towns"],
+        vec!["import", "terrain", &fixture("terrain/dem_twd97_20m.tif")],
+        vec!["import", "imagery", &fixture("imagery/typhoon_ortho_twd97.tif"), "--layer", "typhoon_ortho"],
+    ] {
+        let r = formosa_at(&o, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    // `dir/pg.gpkg` only names the test's database.
+    let pg = store_arg(&dir.path().join("pg.gpkg"));
+    let r = formosa_at(&o, &["publish", &o, &pg]);
+    assert_eq!(r.code, 0, "publish to PostGIS: {}", r.stderr);
+    assert!(r.stdout.contains("published 6 layers"), "{}", r.stdout);
+    let r = formosa_at(&o, &["publish", &pg, &back.display().to_string()]);
+    assert_eq!(r.code, 0, "publish back: {}", r.stderr);
+
+    // GDAL reads the PostGIS tables directly: the same counts as the original.
+    let pg_gdal = gdal_source(&dir.path().join("pg.gpkg"));
+    for layer in ["cadastral", "pipelines", "buildings", "towns"] {
+        let n = ogr_count(&o, Some(layer));
+        assert!(n > 0);
+        assert_eq!(ogr_count(&pg_gdal, Some(layer)), n, "{layer} in PostGIS");
+        assert_eq!(ogr_count(&back.display().to_string(), Some(layer)), n, "{layer} back in a GeoPackage");
+        let (theirs, ours) = (ogr_dump(&o, layer), ogr_dump(&back.display().to_string(), layer));
+        // A layer that became 3D by an append keeps its first features 2D in the original;
+        // a copy writes the whole layer 3D, those features at z = 0.
+        let flattened = |line: &str| {
+            let Some((head, coords)) = line.split_once(" Z ((") else { return line.to_string() };
+            let xy: Vec<String> = coords.split(',').map(|p| p.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect();
+            format!("{head} ((").to_string() + &xy.join(",").replace("))", "") + "))"
+        };
+        let same = |a: &str, b: &str| a == b || (!a.contains(" Z ((") && b.contains(" Z ((") && b.split(',').all(|p| p.trim_end_matches(')').ends_with(" 0")) && flattened(b) == a);
+        let first_difference = theirs.lines().zip(ours.lines()).enumerate().find(|(_, (a, b))| !same(a, b));
+        assert_eq!(first_difference, None, "{layer}: every attribute and vertex survives the round trip");
+        assert_eq!(theirs.lines().count(), ours.lines().count(), "{layer}: as many lines");
+    }
+    let parcels_pg = ogr_sql(&pg_gdal, "SELECT parcel_no FROM cadastral ORDER BY fid");
+    assert_eq!(parcels_pg, ogr_sql(&o, "SELECT parcel_no FROM cadastral ORDER BY fid"), "parcel numbers in PostGIS as GDAL reads them");
+    for table in ["terrain", "typhoon_ortho"] {
+        assert_eq!(pyramid_rows(&back, table), pyramid_rows(&original, table), "{table}: every tile byte for byte");
+    }
+    // The catalogue agrees on counts and extents.
+    let summary = |store: &str| {
+        let v: serde_json::Value = serde_json::from_str(&formosa_at(store, &["info", "--json"]).stdout).unwrap();
+        v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["name"].clone(), l["kind"].clone(), l["feature_count"].clone(), l["extent"].clone(), l["has_z"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(summary(&pg), summary(&o));
+    assert_eq!(summary(&back.display().to_string()), summary(&o));
+}
+
+#[test]
+fn refused_imports_leave_the_previous_postgis_layer_serving() {
+    let Some(_) = postgis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    let before = layer_summary(&store);
+    let gdal = gdal_source(&store);
+    for (args, phrase) in [
+        (vec!["import", "buildings", &fixture("bad/truncated.shp")], "truncated.shp"),
+        (vec!["import", "buildings", &fixture("bad/not_a_shapefile.shp")], "not_a_shapefile.shp"),
+        (vec!["import", "buildings", &fixture("bad/empty.geojson")], "empty"),
+        (vec!["import", "cadastral", &fixture("bad/no_prj.shp")], "no coordinate reference system"),
+    ] {
+        let r = formosa(&store, &args);
+        assert_ne!(r.code, 0, "{args:?} should fail");
+        assert!(r.error_line().starts_with("error: ") && r.error_line().contains(phrase), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert_eq!(layer_summary(&store), before, "{args:?} changed the store");
+        assert_eq!(ogr_count(&gdal, Some("buildings")), 1215, "{args:?}: the previous layer is intact as GDAL reads it");
+    }
+    // No staging table was left behind by the failed imports.
+    let tables = tool("ogrinfo", &["-ro", "-q", &gdal]);
+    assert!(!tables.contains("formosa_new_"), "{tables}");
+    // And unknown store URLs are refused with a reason, creating nothing.
+    let r = formosa_at("mysql://gis@db/formosa", &["info"]);
+    assert_ne!(r.code, 0);
+    assert!(r.error_line().contains("'mysql:' is not supported"), "{}", r.stderr);
+    assert!(!Path::new("mysql:").exists());
+}
+
+/// A PostgreSQL cluster of the test's own (scripts/postgis.sh), to stop and start.
+struct Cluster {
+    name: String,
+    port: u16,
+}
+
+impl Cluster {
+    fn script(&self, cmd: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgis.sh");
+        let out = Command::new("bash").arg(script).args([cmd, &self.name, &self.port.to_string()]).output().unwrap();
+        assert!(out.status.success(), "postgis.sh {cmd}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.script("stop");
+    }
+}
+
+fn health(addr: &str) -> serde_json::Value {
+    serde_json::from_slice(&http_get(addr, "/health").body).unwrap_or_default()
+}
+
+fn post_incident(addr: &str, n: usize) -> Reply {
+    let body = format!(
+        r#"{{"type":"Feature","geometry":{{"type":"Point","coordinates":[121.56{n:02},25.034]}},"properties":{{"type":"flooding","severity":3,"description":"積水 {n}"}}}}"#
+    );
+    let req = format!(
+        "POST /ogcapi/collections/incidents/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t0ken\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    http(addr, req.as_bytes())
+}
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_node_rides_out_a_database_restart() {
+    let Some(_) = postgis() else { return };
+    let cluster = Cluster { name: format!("restart-{}", std::process::id()), port: 55491 };
+    cluster.script("start");
+    let url = format!("postgresql://postgres@127.0.0.1:{}", cluster.port);
+    let db = format!("{url}/restart");
+    let _ = Command::new("psql").args(["-q", "-X", &format!("{url}/postgres"), "-c", "CREATE DATABASE restart"]).output();
+    let r = formosa_at(&db, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    // `serve` takes the store from the test mapping; point it at this cluster instead.
+    let server = {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_formosa"))
+            .args(["--store", &db, "serve", "--bind", "127.0.0.1:0"])
+            .env_remove("FORMOSA_CONFIG")
+            .env("FORMOSA_LOG", "info")
+            .env("FORMOSA_WRITE_TOKEN", "t0ken")
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("server exited before listening").unwrap();
+            if let Some(rest) = line.split("on http://").nth(1) {
+                break rest.trim_end_matches('/').to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        (child, addr)
+    };
+    let (mut child, addr) = server;
+    let mut acknowledged = 0;
+    assert_eq!(post_incident(&addr, 0).status, 201);
+    acknowledged += 1;
+    let tile = "/tiles/buildings/16/54890/28034.mvt";
+    let tile_before = http_get(&addr, tile);
+    assert_eq!(health(&addr)["status"], "ok");
+
+    cluster.script("stop");
+    wait_until("health says degraded", Duration::from_secs(15), || health(&addr)["status"] == "degraded");
+    let h = health(&addr);
+    assert!(h["reason"].as_str().is_some_and(|r| !r.is_empty()), "{h}");
+    let refused = post_incident(&addr, 1);
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.head.to_ascii_lowercase().contains("retry-after: "), "{}", refused.head);
+    assert!(refused.content_type().starts_with("application/problem+json"));
+    assert!(refused.text().contains("unavailable"), "{}", refused.text());
+    // Reads go on from what the node holds: cached and uncached tiles, features.
+    let tile_down = http_get(&addr, tile);
+    assert_eq!((tile_down.status, tile_down.body.clone()), (tile_before.status, tile_before.body.clone()));
+    assert_eq!(http_get(&addr, "/tiles/buildings/15/27445/14017.mvt").status, 200);
+    assert_eq!(http_get(&addr, "/ogcapi/collections/buildings/items/1").status, 200);
+
+    cluster.script("start");
+    wait_until("health is ok again", Duration::from_secs(30), || health(&addr)["status"] == "ok");
+    for n in 2..6 {
+        let r = post_incident(&addr, n);
+        assert_eq!(r.status, 201, "after the restart: {}", r.text());
+        acknowledged += 1;
+    }
+    let feed: serde_json::Value = serde_json::from_slice(&http_get(&addr, "/changes?since=0").body).unwrap();
+    let seqs: Vec<i64> = feed["changes"].as_array().unwrap().iter().map(|c| c["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=acknowledged).collect::<Vec<i64>>(), "the feed has every acknowledged write, without a gap");
+    let _ = child.kill();
+    let _ = child.wait();
+}
