@@ -4,6 +4,7 @@
 #   scripts/postgis.sh start [NAME] [PORT]     initdb if needed, start; prints its URL
 #   scripts/postgis.sh replica NAME PORT PRIMARY_PORT   a streaming replica of PRIMARY_PORT
 #   scripts/postgis.sh stop [NAME]            fast shutdown
+#   scripts/postgis.sh remove [NAME]          stop and delete the cluster's files
 #   scripts/postgis.sh url [NAME] [PORT]      the superuser URL (database "postgres")
 # Clusters live in ${FORMOSA_PG_ROOT:-/tmp/formosa-pg}/NAME (default NAME "main",
 # PORT 55432). As root, the server runs as the "postgres" user (initdb refuses root).
@@ -47,7 +48,7 @@ case "$cmd" in
     primary_port="${4:?replica NAME PORT PRIMARY_PORT}"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       prepare_dir
-      as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/data" -R -X stream >/dev/null
+      as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir/data" -R -X stream -c fast >/dev/null
     fi
     as_pg "$BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || start_server
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
@@ -55,11 +56,15 @@ case "$cmd" in
   stop)
     [ -f "$dir/data/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     ;;
+  remove)
+    [ -f "$dir/data/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
   url)
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
   *)
-    echo "usage: $0 start|replica|stop|url [NAME] [PORT]" >&2
+    echo "usage: $0 start|replica|stop|remove|url [NAME] [PORT]" >&2
     exit 2
     ;;
 esac

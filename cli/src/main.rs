@@ -99,6 +99,9 @@ enum Command {
         /// Re-import even if the store already has layers.
         #[arg(long)]
         fresh: bool,
+        /// Import only, then exit (e.g. to prepare the database many nodes will serve).
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Copy a whole store into another, e.g. a GeoPackage prepared offline into the PostGIS
     /// database the servers share (or back). Layers of the same name in DST are replaced,
@@ -313,13 +316,16 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             runtime()?.block_on(formosa_tile_server::server::serve(store, server))
         }
-        Command::Demo { bind, fixtures, fresh } => {
+        Command::Demo { bind, fixtures, fresh, no_serve } => {
             let store = open()?.store;
             if fresh || store.layers().is_empty() {
                 import_fixtures(store.as_ref(), &fixtures, &config, show_progress, cli.quiet)?;
                 store.refresh().map_err(|e| e.to_string())?;
             } else {
                 tracing::info!("{} already has {} layers; serving them (use --fresh to re-import)", store.location(), store.layers().len());
+            }
+            if no_serve {
+                return Ok(());
             }
             let mut server = config.server.clone();
             if let Some(b) = bind {

@@ -151,7 +151,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.script("stop");
+        self.script("remove");
     }
 }
 
@@ -247,4 +247,184 @@ fn a_node_rides_out_a_database_restart() {
     assert_eq!(seqs, (1..=acknowledged).collect::<Vec<i64>>(), "the feed has every acknowledged write, without a gap");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+fn psql_value(url: &str, sql: &str) -> String {
+    let out = Command::new("psql").args(["-q", "-X", "-A", "-t", url, "-c", sql]).output().unwrap();
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Starts `formosa serve` with explicit arguments; returns the child and its address.
+fn serve_with(args: &[&str], dir: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_formosa"))
+        .args(args)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("FORMOSA_CONFIG")
+        .env("FORMOSA_LOG", "info")
+        .env("FORMOSA_WRITE_TOKEN", "t0ken")
+        .current_dir(dir)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(rest) = line.split("on http://").nth(1) {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    (child, addr)
+}
+
+#[test]
+fn a_replica_serves_reads_but_never_a_change_it_has_not_replayed() {
+    let Some(_) = postgis() else { return };
+    let id = std::process::id();
+    let primary = Cluster { name: format!("primary-{id}"), port: 55492 };
+    primary.script("start");
+    let p = format!("postgresql://postgres@127.0.0.1:{}", primary.port);
+    psql_value(&format!("{p}/postgres"), "CREATE DATABASE formosa");
+    let r = formosa_at(&format!("{p}/formosa"), &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let replica = Cluster { name: format!("replica-{id}"), port: 55493 };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgis.sh");
+    let out = Command::new("bash").arg(&script).args(["replica", &replica.name, &replica.port.to_string(), &primary.port.to_string()]).output().unwrap();
+    assert!(out.status.success(), "replica: {}", String::from_utf8_lossy(&out.stderr));
+    let rp = format!("postgresql://postgres@127.0.0.1:{}", replica.port);
+    assert_eq!(psql_value(&format!("{rp}/formosa"), "SELECT pg_is_in_recovery()"), "t", "the replica is a standby");
+    assert_eq!(psql_value(&format!("{rp}/formosa"), "SELECT count(*) FROM buildings"), "1215");
+
+    // Rows stay in the database (not in memory), so every feature read is a replica read.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("formosa.toml"), "[server]\nfeatures_in_memory = false\n").unwrap();
+    let config = dir.path().join("formosa.toml").display().to_string();
+    let (mut child, addr) = serve_with(&["--config", &config, "--store", &format!("{p}/formosa"), "--read-store", &format!("{rp}/formosa")], dir.path());
+    assert!(health(&addr)["store"].as_str().unwrap().contains("reads from"), "{}", health(&addr));
+    assert_eq!(http_get(&addr, "/ogcapi/collections/buildings/items/7").status, 200);
+    let on_replica: u32 = psql_value(&format!("{rp}/postgres"), "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'formosa'").parse().unwrap();
+    assert!(on_replica > 0, "the node reads from the replica");
+
+    // The replica stops replaying: a new report must still be served (from the primary),
+    // never missing because the replica has not seen it.
+    psql_value(&format!("{rp}/postgres"), "SELECT pg_wal_replay_pause()");
+    let posted = post_incident(&addr, 7);
+    assert_eq!(posted.status, 201, "{}", posted.text());
+    let fid = serde_json::from_slice::<serde_json::Value>(&posted.body).unwrap()["id"].as_i64().unwrap();
+    let read = http_get(&addr, &format!("/ogcapi/collections/incidents/items/{fid}"));
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert!(read.text().contains("積水 7"), "{}", read.text());
+    assert_eq!(psql_value(&format!("{rp}/formosa"), &format!("SELECT count(*) FROM incidents WHERE fid = {fid}")), "0", "the replica had not replayed it");
+    psql_value(&format!("{rp}/postgres"), "SELECT pg_wal_replay_resume()");
+    wait_until("the replica replays the report", Duration::from_secs(10), || {
+        psql_value(&format!("{rp}/formosa"), &format!("SELECT count(*) FROM incidents WHERE fid = {fid}")) == "1"
+    });
+    assert_eq!(http_get(&addr, &format!("/ogcapi/collections/incidents/items/{fid}")).status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(replica);
+}
+
+/// scripts/multinode.sh, on ports and a folder of the test's own.
+struct Deployment {
+    root: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn run(&self, cmd: &str) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/multinode.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg(cmd)
+            .env("MN_ROOT", self.root.path())
+            .env("MN_NODES", "2")
+            .env("MN_PORT", "18190")
+            .env("MN_NODE_PORT", "18191")
+            .env("MN_PG_PORT", "55494")
+            .env("FORMOSA_BIN", env!("CARGO_BIN_EXE_formosa"))
+            .env("FORMOSA_WRITE_TOKEN", "t0ken")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "multinode.sh {cmd}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        self.run("purge");
+    }
+}
+
+#[test]
+fn killing_a_node_behind_the_balancer_loses_no_acknowledged_write_and_fails_no_read() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let Some(_) = postgis() else { return };
+    let deployment = Deployment { root: tempfile::tempdir().unwrap() };
+    let status = deployment.run("up");
+    assert!(status.contains("balancer http://127.0.0.1:18190/"), "{status}");
+    let lb = "127.0.0.1:18190".to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let (reads, failed_reads) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::<String>::new())));
+    let writer = {
+        let (stop, acknowledged, lb) = (stop.clone(), acknowledged.clone(), lb.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let r = post_incident(&lb, n % 90);
+                if r.status == 201 {
+                    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                    acknowledged.lock().unwrap().push(v["id"].as_i64().unwrap());
+                }
+                n += 1;
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|k| {
+            let (stop, reads, failed, lb) = (stop.clone(), reads.clone(), failed_reads.clone(), lb.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let path = match i % 3 {
+                        0 => format!("/tiles/basemap/16/{}/28034.mvt", 54880 + (i + k) % 20),
+                        1 => format!("/wmts/1.0.0/basemap/default/GoogleMapsCompatible/16/28034/{}.png", 54880 + (i + k) % 20),
+                        _ => format!("/ogcapi/collections/buildings/items/{}", 1 + i % 1000),
+                    };
+                    let r = http_get(&lb, &path);
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    if !matches!(r.status, 200 | 204) {
+                        failed.lock().unwrap().push(format!("{path}: {} {}", r.status, r.text()));
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = std::fs::read_to_string(deployment.root.path().join("node1.pid")).unwrap();
+    let killed = Command::new("kill").args(["-KILL", pid.trim()]).status().unwrap();
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let failed = failed_reads.lock().unwrap().clone();
+    let reads = reads.load(Ordering::Relaxed);
+    assert!(reads > 20, "{reads} reads");
+    assert!(failed.is_empty(), "{} of {reads} reads failed through the balancer: {:?}", failed.len(), &failed[..failed.len().min(5)]);
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() > 5, "{} writes acknowledged", acknowledged.len());
+    let primary = "postgresql://postgres@127.0.0.1:55494/formosa";
+    for id in &acknowledged {
+        assert_eq!(psql_value(primary, &format!("SELECT count(*) FROM incidents WHERE fid = {id}")), "1", "acknowledged write {id} is in the database");
+        assert_eq!(http_get("127.0.0.1:18192", &format!("/ogcapi/collections/incidents/items/{id}")).status, 200, "the surviving node serves write {id}");
+    }
 }

@@ -138,12 +138,14 @@ impl Inner {
                 self.apply(c, row);
                 *applied = c.seq;
             }
+            self.reads.note_applied()?;
             if batch.len() < BATCH {
                 break;
             }
         }
         if let Some((c, row)) = own {
             if c.seq > *applied {
+                self.reads.note_applied()?;
                 self.apply(&c, row);
                 *applied = c.seq;
             }

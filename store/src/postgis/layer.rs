@@ -2,7 +2,7 @@
 //! spatial index and (once loaded) the rows in memory ([`Resident`]); what is not held is
 //! read from the layer's table, one round trip per call.
 
-use super::db::Db;
+use super::reads::Reads;
 use super::schema::select_columns;
 use crate::memory::index::SpatialIndex;
 use crate::memory::rows::{extras_of, FeatureTable};
@@ -19,7 +19,7 @@ use tokio_postgres::Row;
 pub struct PgLayer {
     pub info: LayerInfo,
     pub(crate) resident: Resident,
-    db: Arc<Db>,
+    reads: Arc<Reads>,
 }
 
 /// A column's value as PostgreSQL returns it.
@@ -60,8 +60,8 @@ pub(crate) async fn read_envelopes(client: &impl tokio_postgres::GenericClient, 
 }
 
 impl PgLayer {
-    pub(crate) fn new(info: LayerInfo, index: SpatialIndex, db: Arc<Db>) -> PgLayer {
-        PgLayer { info, resident: Resident::new(index), db }
+    pub(crate) fn new(info: LayerInfo, index: SpatialIndex, reads: Arc<Reads>) -> PgLayer {
+        PgLayer { info, resident: Resident::new(index), reads }
     }
 
     fn kind_or_err(&self) -> Result<LayerKind, StoreError> {
@@ -75,8 +75,9 @@ impl PgLayer {
         self.resident.load_rows(|| {
             // Whole-table reads are not bounded by the per-call timeout: a national layer
             // takes longer than a tile.
-            self.db.block_on(async {
-                let client = self.db.dedicated().await?;
+            let db = &self.reads.reader;
+            db.block_on(async {
+                let client = db.dedicated().await?;
                 let rows = client.query_raw(sql.as_str(), std::iter::empty::<i64>()).await?;
                 pin_mut!(rows);
                 let mut table = FeatureTable::new(kind);
@@ -110,7 +111,7 @@ impl FeatureLayer for PgLayer {
         }
         let sql = format!("SELECT {} FROM \"{}\" WHERE fid = ANY($1)", select_columns(kind, attributes == Attributes::All), self.info.name);
         let ids_vec = ids.to_vec();
-        let mut by_id: HashMap<i64, RowData> = self.db.with(async |c| {
+        let mut by_id: HashMap<i64, RowData> = self.reads.db().with(async |c| {
             let rows = c.query(sql.as_str(), &[&ids_vec]).await?;
             rows.iter().map(|r| row_data(r, kind)).collect()
         })?;
@@ -126,7 +127,7 @@ impl FeatureLayer for PgLayer {
         let ty = kind.columns()[col].ty;
         let sql = format!("SELECT fid, \"{column}\" FROM \"{}\" WHERE fid = ANY($1)", self.info.name);
         let ids_vec = ids.to_vec();
-        let by_id: HashMap<i64, Value> = self.db.with(async |c| {
+        let by_id: HashMap<i64, Value> = self.reads.db().with(async |c| {
             let rows = c.query(sql.as_str(), &[&ids_vec]).await?;
             rows.iter().map(|r| Ok((r.try_get(0)?, value_at(r, 1, ty)?))).collect::<Result<_, StoreError>>()
         })?;

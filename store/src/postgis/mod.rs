@@ -10,6 +10,7 @@ mod edit;
 mod feed;
 mod import;
 mod layer;
+mod reads;
 mod schema;
 mod store;
 

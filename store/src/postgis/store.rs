@@ -7,6 +7,7 @@
 use super::db::Db;
 use super::feed::Feed;
 use super::layer::{read_envelopes, PgLayer};
+use super::reads::Reads;
 use super::schema;
 use crate::memory::index::SpatialIndex;
 use crate::model::{Envelope, LayerInfo};
@@ -23,6 +24,8 @@ pub(crate) struct Inner {
     pub primary: Arc<Db>,
     /// Where catalogue, index, rows and tiles are read: a replica, or the primary.
     pub reader: Arc<Db>,
+    /// Row reads that must include this node's applied changes (replica or primary).
+    pub reads: Arc<Reads>,
     pub layers: RwLock<BTreeMap<String, Arc<PgLayer>>>,
     pub feed: Feed,
 }
@@ -48,7 +51,8 @@ impl PgStore {
             Some(r) => Arc::new(Db::connect(r)?),
             None => primary.clone(),
         };
-        let inner = Arc::new(Inner { primary, reader, layers: RwLock::new(BTreeMap::new()), feed: Feed::default() });
+        let reads = Arc::new(Reads::new(primary.clone(), reader.clone()));
+        let inner = Arc::new(Inner { primary, reader, reads, layers: RwLock::new(BTreeMap::new()), feed: Feed::default() });
         let snapshot = inner.read_snapshot(None)?;
         inner.feed.start_at(snapshot.last_seq);
         *inner.layers.write().unwrap() = snapshot.layers.into_iter().map(|(info, env)| (info.name.clone(), inner.new_layer(info, env))).collect();
@@ -127,7 +131,7 @@ impl PgStore {
 
 impl Inner {
     pub(crate) fn new_layer(&self, info: LayerInfo, envelopes: Vec<(i64, Envelope)>) -> Arc<PgLayer> {
-        Arc::new(PgLayer::new(info, SpatialIndex::bulk_load(envelopes), self.reader.clone()))
+        Arc::new(PgLayer::new(info, SpatialIndex::bulk_load(envelopes), self.reads.clone()))
     }
 
     /// The catalogue and the envelopes of its feature layers (all, or those in `only`),

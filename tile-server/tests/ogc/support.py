@@ -262,6 +262,14 @@ class StoreData:
 
 def raster_extents(gpkg):
     """{raster table: (min lon, min lat, max lon, max lat)} of the store's rasters (DEM, imagery)."""
+    if str(gpkg).startswith("PG:"):
+        # PostGIS pyramids are Formosa's own tables, not GDAL rasters: their extents are in
+        # the catalogue table, which GDAL reads like any other.
+        ds = ogr.Open(str(gpkg))
+        rows = ds.ExecuteSQL("SELECT name, min_x, min_y, max_x, max_y FROM formosa_layers WHERE kind IN ('terrain', 'imagery')")
+        out = {f.GetField(0): tuple(f.GetField(i) for i in range(1, 5)) for f in rows}
+        ds.ReleaseResultSet(rows)
+        return out
     ds = gdal.Open(str(gpkg))
     out = {}
     for key, value in (ds.GetMetadata("SUBDATASETS") or {}).items():
