@@ -8,8 +8,9 @@
 #                             once into one Formosa store (STORE=$OUT/large-P-B.gpkg)
 #   large_data_postgis        load the store's rows into PostGIS (GiST index, VACUUM ANALYZE)
 #                             unless they are there already; prints the row counts
-#   formosa_serve PORT MB     start `formosa serve` on the store with MB MiB of tile cache,
-#                             wait for /health and for the feature layers to be in memory
+#   formosa_serve PORT MB [STORE]  start `formosa serve` on the store (or STORE, e.g. a
+#                             postgresql:// URL) with MB MiB of tile cache, wait for
+#                             /health and for the feature layers to be in memory
 #   stop_server               stop the server that formosa_serve (or the caller) put in
 #                             server_pid; installed as the EXIT trap
 #   wait_up URL               wait until URL answers 200 (30 s at most)
@@ -81,9 +82,9 @@ stop_server() {
 trap stop_server EXIT
 wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server did not start: $1" >&2; exit 1; }
 
-formosa_serve() { # port cache_mb
+formosa_serve() { # port cache_mb [store]
   stop_server
-  $FORMOSA -q --store "$STORE" serve --bind "127.0.0.1:$1" --cache-mb "$2" & server_pid=$!
+  $FORMOSA -q --store "${3:-$STORE}" serve --bind "127.0.0.1:$1" --cache-mb "$2" & server_pid=$!
   wait_up "http://127.0.0.1:$1/health"
   # Measure the steady state: wait for the feature layers to be read into memory.
   for _ in $(seq 600); do
