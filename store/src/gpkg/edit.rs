@@ -118,10 +118,7 @@ impl GpkgStore {
         tx.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1", [layer])?;
         tx.commit()?;
         // Durable from here on; now the in-memory views.
-        let row = match row {
-            Some((blob, values, extras)) => Some(RowData { wkb: geometry_blob::wkb_part(&blob).expect("a blob just encoded").to_vec(), values, extras }),
-            None => None,
-        };
+        let row = row.map(|(blob, values, extras)| RowData { wkb: geometry_blob::wkb_part(&blob).expect("a blob just encoded").to_vec(), values, extras });
         l.resident.apply(fid, before, after, row);
         // Listeners (tile invalidation, the change feed) run while the writer is held, so
         // they see the changes in commit order: the feed's subscribers skip any `seq` older

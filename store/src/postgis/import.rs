@@ -7,6 +7,7 @@
 use super::db::Db;
 use super::schema::{self, derived_name, LOCK_LAYER};
 use super::store::{read_catalogue, PgStore};
+use crate::memory::RowData;
 use crate::mercator::to_lonlat;
 use crate::model::{coerce, validate_layer_name, ColumnType, Envelope, ImportMode, ImportSpec, LayerInfo, NewFeature, Value};
 use crate::raster::{encode_tiff, snap_extent, IMAGERY, NO_DATA, TERRAIN};
@@ -50,7 +51,8 @@ pub struct PgImport {
     next_fid: i64,
     count: u64,
     extent: Option<Envelope>,
-    pending: Vec<(i64, Vec<u8>, Vec<Value>, Option<String>)>,
+    /// Rows not sent yet, with their fids.
+    pending: Vec<(i64, RowData)>,
 }
 
 impl PgStore {
@@ -92,14 +94,14 @@ impl PgImport {
         let columns = self.spec.kind.columns();
         let rows = std::mem::take(&mut self.pending);
         let fids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let wkbs: Vec<&[u8]> = rows.iter().map(|r| r.1.as_slice()).collect();
-        let extras: Vec<Option<&str>> = rows.iter().map(|r| r.3.as_deref()).collect();
+        let wkbs: Vec<&[u8]> = rows.iter().map(|r| r.1.wkb.as_slice()).collect();
+        let extras: Vec<Option<&str>> = rows.iter().map(|r| r.1.extras.as_deref()).collect();
         // One array per column, of the column's own type.
         let arrays: Vec<Box<dyn ToSql + Sync>> = columns
             .iter()
             .enumerate()
             .map(|(i, c)| -> Box<dyn ToSql + Sync> {
-                let values = rows.iter().map(|r| coerce(r.2[i].clone(), c.ty));
+                let values = rows.iter().map(|r| coerce(r.1.values[i].clone(), c.ty));
                 match c.ty {
                     ColumnType::Text => Box::new(values.map(|v| if let Value::Text(s) = v { Some(s) } else { None }).collect::<Vec<_>>()),
                     ColumnType::Integer => Box::new(values.map(|v| if let Value::Integer(n) = v { Some(n) } else { None }).collect::<Vec<_>>()),
@@ -194,7 +196,7 @@ impl traits::FeatureImport for PgImport {
         }
         let fid = self.next_fid;
         let extra = (!f.extra.is_empty()).then(|| serde_json::Value::Object(f.extra.clone()).to_string());
-        self.pending.push((fid, crate::wkb::encode(&f.geometry, self.spec.has_z), f.values.clone(), extra));
+        self.pending.push((fid, RowData { wkb: crate::wkb::encode(&f.geometry, self.spec.has_z), values: f.values.clone(), extras: extra }));
         self.next_fid += 1;
         self.count += 1;
         self.extent = Some(self.extent.map_or(env, |e| e.union(env)));
