@@ -189,30 +189,7 @@ fn a_node_rides_out_a_database_restart() {
     let r = formosa_at(&db, &["import", "buildings", &fixture("buildings/buildings.shp")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let dir = tempfile::tempdir().unwrap();
-    // `serve` takes the store from the test mapping; point it at this cluster instead.
-    let server = {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_formosa"))
-            .args(["--store", &db, "serve", "--bind", "127.0.0.1:0"])
-            .env_remove("FORMOSA_CONFIG")
-            .env("FORMOSA_LOG", "info")
-            .env("FORMOSA_WRITE_TOKEN", "t0ken")
-            .current_dir(dir.path())
-            .stderr(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("server exited before listening").unwrap();
-            if let Some(rest) = line.split("on http://").nth(1) {
-                break rest.trim_end_matches('/').to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        (child, addr)
-    };
-    let (mut child, addr) = server;
+    let (mut child, addr) = serve_with(&["--store", &db], dir.path());
     let mut acknowledged = 0;
     assert_eq!(post_incident(&addr, 0).status, 201);
     acknowledged += 1;
@@ -220,6 +197,29 @@ fn a_node_rides_out_a_database_restart() {
     let tile_before = http_get(&addr, tile);
     assert_eq!(health(&addr)["status"], "ok");
 
+    // Readers keep asking for tiles and features through the outage and the recovery.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|k| {
+            let (stop, addr) = (stop.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let (mut reads, mut failed) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let path = if reads % 2 == 0 {
+                        format!("/tiles/buildings/16/{}/28034.mvt", 54885 + (reads + k) % 10)
+                    } else {
+                        format!("/ogcapi/collections/buildings/items/{}", 1 + reads % 1200)
+                    };
+                    let r = http_get(&addr, &path);
+                    if !matches!(r.status, 200 | 204) {
+                        failed.push(format!("{path}: {}", r.status));
+                    }
+                    reads += 1;
+                }
+                (reads, failed)
+            })
+        })
+        .collect();
     cluster.script("stop");
     wait_until("health says degraded", Duration::from_secs(15), || health(&addr)["status"] == "degraded");
     let h = health(&addr);
@@ -237,6 +237,12 @@ fn a_node_rides_out_a_database_restart() {
 
     cluster.script("start");
     wait_until("health is ok again", Duration::from_secs(30), || health(&addr)["status"] == "ok");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        let (reads, failed) = r.join().unwrap();
+        assert!(reads > 10, "{reads} reads");
+        assert!(failed.is_empty(), "reads failed while the database was away: {failed:?}");
+    }
     for n in 2..6 {
         let r = post_incident(&addr, n);
         assert_eq!(r.status, 201, "after the restart: {}", r.text());

@@ -27,6 +27,14 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Writes (or replaces) a layer's catalogue entry; parameters: name, kind, source,
+/// source CRS, import time, count, has z, details, extent (4 × nullable lon/lat).
+const CATALOGUE_UPSERT: &str = "INSERT INTO formosa_layers (name, kind, source, source_crs, imported_at, feature_count, has_z, details, min_x, min_y, max_x, max_y)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, source = EXCLUDED.source, source_crs = EXCLUDED.source_crs,
+       imported_at = EXCLUDED.imported_at, feature_count = EXCLUDED.feature_count, has_z = EXCLUDED.has_z,
+       details = EXCLUDED.details, min_x = EXCLUDED.min_x, min_y = EXCLUDED.min_y, max_x = EXCLUDED.max_x, max_y = EXCLUDED.max_y";
+
 /// Begins the import's transaction and takes layer `name`'s lock: one import (or live
 /// edit) of a layer at a time, across every node.
 async fn begin_locked(client: &Client, name: &str) -> Result<(), StoreError> {
@@ -155,11 +163,7 @@ impl PgImport {
             }
             client
                 .execute(
-                    "INSERT INTO formosa_layers (name, kind, source, source_crs, imported_at, feature_count, has_z, details, min_x, min_y, max_x, max_y)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, source = EXCLUDED.source, source_crs = EXCLUDED.source_crs,
-                       imported_at = EXCLUDED.imported_at, feature_count = EXCLUDED.feature_count, has_z = EXCLUDED.has_z,
-                       details = EXCLUDED.details, min_x = EXCLUDED.min_x, min_y = EXCLUDED.min_y, max_x = EXCLUDED.max_x, max_y = EXCLUDED.max_y",
+                    CATALOGUE_UPSERT,
                     &[
                         &name,
                         &spec.kind.as_str(),
@@ -292,14 +296,7 @@ impl PgPyramidImport {
         self.db.block_on(async {
             client.batch_execute(&swap).await?;
             client
-                .execute(
-                    "INSERT INTO formosa_layers (name, kind, source, source_crs, imported_at, feature_count, has_z, details, min_x, min_y, max_x, max_y)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                     ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, source = EXCLUDED.source, source_crs = EXCLUDED.source_crs,
-                       imported_at = EXCLUDED.imported_at, feature_count = EXCLUDED.feature_count, has_z = EXCLUDED.has_z,
-                       details = EXCLUDED.details, min_x = EXCLUDED.min_x, min_y = EXCLUDED.min_y, max_x = EXCLUDED.max_x, max_y = EXCLUDED.max_y",
-                    &[name, &kind, &source, &source_crs, &now(), &tiles, &(kind == TERRAIN), &details.to_string(), &min_x, &min_y, &max_x, &max_y],
-                )
+                .execute(CATALOGUE_UPSERT, &[name, &kind, &source, &source_crs, &now(), &tiles, &(kind == TERRAIN), &details.to_string(), &min_x, &min_y, &max_x, &max_y])
                 .await?;
             client.batch_execute("COMMIT").await?;
             Ok(())
