@@ -434,3 +434,44 @@ fn killing_a_node_behind_the_balancer_loses_no_acknowledged_write_and_fails_no_r
         assert_eq!(http_get("127.0.0.1:18192", &format!("/ogcapi/collections/incidents/items/{id}")).status, 200, "the surviving node serves write {id}");
     }
 }
+
+#[test]
+fn sigkill_during_a_postgis_import_keeps_the_previous_layer() {
+    let Some(_) = postgis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    let before = layer_summary(&store);
+    let gdal = gdal_source(&store);
+    let heights = ogr_sql(&gdal, "SELECT sum(height_m) FROM buildings");
+    let big = dir.path().join("big.geojson");
+    write_big_geojson(&big, 200_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_formosa"))
+        .args(["--store", &store_arg(&store), "-q", "import", "buildings", &big.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it is writing rows into its staging table.
+    let url = store_arg(&store);
+    let started = Instant::now();
+    let mut mid_write = false;
+    while started.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none() {
+        let writing = psql_value(&url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO \"formosa_new_%' AND state = 'active'");
+        if writing != "0" {
+            mid_write = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(mid_write, "the import never started writing (or finished first)");
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(layer_summary(&store), before, "the catalogue is as it was");
+    assert_eq!(ogr_sql(&gdal, "SELECT sum(height_m) FROM buildings"), heights, "the previous rows are all there");
+    // The killed import's lock and staging table went with its connection: the next import runs.
+    let r = formosa(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(ogr_count(&gdal, Some("buildings")), 1215);
+}

@@ -228,3 +228,30 @@ pub fn http(addr: &str, raw: &[u8]) -> Reply {
 pub fn http_get(addr: &str, path: &str) -> Reply {
     http(addr, format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
 }
+
+/// A GeoJSON of `n` small building squares in Taipei: big enough that importing it takes
+/// a while, so the kill lands mid-transaction.
+pub fn write_big_geojson(path: &std::path::Path, n: usize) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    write!(f, "{{\"type\":\"FeatureCollection\",\"features\":[").unwrap();
+    for i in 0..n {
+        let x = 121.45 + (i % 1000) as f64 * 0.0002;
+        let y = 24.95 + (i / 1000) as f64 * 0.0002;
+        let d = 0.00015;
+        if i > 0 {
+            write!(f, ",").unwrap();
+        }
+        write!(
+            f,
+            "{{\"type\":\"Feature\",\"properties\":{{\"floors\":{}}},\"geometry\":{{\"type\":\"Polygon\",\"coordinates\":[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]}}}}",
+            1 + i % 20,
+            x + d,
+            x + d,
+            y + d,
+            y + d
+        )
+        .unwrap();
+    }
+    write!(f, "]}}").unwrap();
+}

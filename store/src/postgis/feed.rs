@@ -1,37 +1,27 @@
-//! The change feed across nodes. Every edit commits its row and its change-log entry in
-//! one transaction on the primary, under one advisory lock, so `seq` order is commit
-//! order and has no gaps. Each node LISTENs on the primary; a notification (or a
-//! reconnect, or a periodic look) wakes the follower thread, which reads the log from the
-//! last `seq` this node applied, brings the in-memory indexes and rows up to date (rows
-//! read from the primary: a replica may not have replayed them yet) and tells the
-//! listeners, in order. A node's own edits go through the same gate, so listeners see
-//! every change exactly once and in commit order, whichever node made it.
+//! The change feed across nodes: when to look at the change log. Every edit commits its
+//! row and its change-log entry in one transaction on the primary, under one advisory
+//! lock, so `seq` order is commit order and has no gaps. Each node LISTENs on the primary;
+//! a notification (or a reconnect, or a periodic look) wakes the follower thread, which
+//! catches the node up (`follow.rs`: from the last `seq` applied, in order).
 
 use super::db::Db;
-use super::layer::{row_data, PgLayer};
-use super::schema::{select_columns, CHANGES_CHANNEL};
-use super::store::Inner;
+use super::schema::CHANGES_CHANNEL;
 use crate::edit::Change;
-use crate::memory::RowData;
 use crate::model::Envelope;
 use crate::traits::ChangeListener;
 use crate::StoreError;
 use futures_util::StreamExt;
-use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 /// How often the follower looks at the log even without a notification (a lost
 /// notification, a listener reconnecting): the bound on how late a change can arrive.
 const POLL: Duration = Duration::from_secs(2);
-/// Changes read per round trip when catching up.
-const BATCH: usize = 1000;
-
 pub(crate) struct Feed {
     /// The newest seq applied to this node's memory and told to its listeners.
-    applied: Mutex<i64>,
-    listeners: RwLock<Vec<ChangeListener>>,
+    pub(crate) applied: Mutex<i64>,
+    pub(crate) listeners: RwLock<Vec<ChangeListener>>,
     wake: (SyncSender<()>, Mutex<Option<Receiver<()>>>),
     /// Why the database is not reachable from this node, if it is not.
     trouble: Mutex<Option<String>>,
@@ -57,7 +47,7 @@ impl Feed {
         self.trouble.lock().unwrap().clone()
     }
 
-    fn set_trouble(&self, t: Option<String>) {
+    pub fn set_trouble(&self, t: Option<String>) {
         let mut slot = self.trouble.lock().unwrap();
         match (&*slot, &t) {
             (None, Some(why)) => tracing::warn!("store database unreachable: {why}; serving what this node holds"),
@@ -67,20 +57,21 @@ impl Feed {
         *slot = t;
     }
 
-    /// Starts the LISTEN task (on the store's runtime) and the follower thread.
-    pub fn follow(inner: &Arc<Inner>) {
-        let Some(wake) = inner.feed.wake.1.lock().unwrap().take() else { return };
-        let poke = inner.feed.wake.0.clone();
-        inner.primary.spawn(listen(inner.primary.config().clone(), poke));
-        let weak: Weak<Inner> = Arc::downgrade(inner);
+    /// Starts the LISTEN task (on `primary`'s runtime) and the follower thread, which calls
+    /// `catch_up` on every wake-up until it returns `None` (the store is gone); its errors
+    /// are the store's trouble until the next success.
+    pub fn follow(&self, primary: &Db, catch_up: impl Fn() -> Option<Result<(), StoreError>> + Send + 'static, trouble: impl Fn(Option<String>) + Send + 'static) {
+        let Some(wake) = self.wake.1.lock().unwrap().take() else { return };
+        primary.spawn(listen(primary.config().clone(), self.wake.0.clone()));
         let spawned = std::thread::Builder::new().name("formosa-feed".into()).spawn(move || loop {
             let woke = wake.recv_timeout(POLL);
-            let Some(inner) = weak.upgrade() else { return };
             if matches!(woke, Err(std::sync::mpsc::RecvTimeoutError::Disconnected)) {
                 return;
             }
-            let result = inner.catch_up(None);
-            inner.feed.set_trouble(result.err().map(|e| e.to_string()));
+            match catch_up() {
+                None => return,
+                Some(result) => trouble(result.err().map(|e| e.to_string())),
+            }
         });
         if let Err(e) = spawned {
             tracing::error!("cannot start the change follower: {e}");
@@ -114,96 +105,6 @@ async fn listen(config: tokio_postgres::Config, poke: SyncSender<()>) {
             Err(e) => tracing::debug!("change listener cannot connect: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-impl Inner {
-    /// Applies every logged change after the last applied one (up to `own`'s seq, which
-    /// is then applied with the row its edit already has) and tells the listeners.
-    pub(crate) fn catch_up(&self, own: Option<(Change, Option<RowData>)>) -> Result<(), StoreError> {
-        let mut applied = self.feed.applied.lock().unwrap();
-        let target = own.as_ref().map(|(c, _)| c.seq - 1);
-        loop {
-            if target.is_some_and(|t| *applied >= t) {
-                break;
-            }
-            let batch = changes_since(&self.primary, *applied, BATCH)?;
-            let batch: Vec<Change> = batch.into_iter().filter(|c| target.is_none_or(|t| c.seq <= t)).collect();
-            if batch.is_empty() {
-                break;
-            }
-            let rows = self.current_rows(&batch)?;
-            for c in &batch {
-                let row = rows.get(&(c.layer.clone(), c.fid)).cloned();
-                self.apply(c, row);
-                *applied = c.seq;
-            }
-            self.reads.note_applied()?;
-            if batch.len() < BATCH {
-                break;
-            }
-        }
-        if let Some((c, row)) = own {
-            if c.seq > *applied {
-                self.reads.note_applied()?;
-                self.apply(&c, row);
-                *applied = c.seq;
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies to a layer just (re)loaded as of `since` the edits the feed applied after.
-    pub(crate) fn replay_since(&self, layer: &PgLayer, since: i64) -> Result<(), StoreError> {
-        let applied = self.feed.applied.lock().unwrap();
-        let mut from = since;
-        while from < *applied {
-            let batch: Vec<Change> = changes_since(&self.primary, from, BATCH)?.into_iter().filter(|c| c.seq <= *applied).collect();
-            let Some(last) = batch.last().map(|c| c.seq) else { break };
-            let mine: Vec<Change> = batch.into_iter().filter(|c| c.layer == layer.info.name).collect();
-            let rows = self.current_rows(&mine)?;
-            for c in &mine {
-                let row = rows.get(&(c.layer.clone(), c.fid)).cloned();
-                layer.resident.apply(c.fid, c.before, c.after, row);
-            }
-            from = last;
-        }
-        Ok(())
-    }
-
-    fn apply(&self, c: &Change, row: Option<RowData>) {
-        if let Some(layer) = self.layers.read().unwrap().get(&c.layer).cloned() {
-            layer.resident.apply(c.fid, c.before, c.after, row);
-        }
-        for listener in self.feed.listeners.read().unwrap().iter() {
-            listener(c);
-        }
-    }
-
-    /// The current rows (from the primary) of the features these changes left in layers
-    /// whose rows this node holds.
-    fn current_rows(&self, changes: &[Change]) -> Result<HashMap<(String, i64), RowData>, StoreError> {
-        let mut wanted: HashMap<String, Vec<i64>> = HashMap::new();
-        for c in changes.iter().filter(|c| c.after.is_some()) {
-            wanted.entry(c.layer.clone()).or_default().push(c.fid);
-        }
-        let mut out = HashMap::new();
-        for (name, fids) in wanted {
-            let Some(layer) = self.layers.read().unwrap().get(&name).cloned() else { continue };
-            let Some(kind) = layer.info.feature_kind() else { continue };
-            if !layer.resident.has_rows() {
-                continue;
-            }
-            let sql = format!("SELECT {} FROM \"{name}\" WHERE fid = ANY($1)", select_columns(kind, true));
-            let rows = self.primary.with(async |c| {
-                let rows = c.query(sql.as_str(), &[&fids]).await?;
-                rows.iter().map(|r| row_data(r, kind)).collect::<Result<Vec<_>, StoreError>>()
-            })?;
-            for (fid, data) in rows {
-                out.insert((name.clone(), fid), data);
-            }
-        }
-        Ok(out)
     }
 }
 

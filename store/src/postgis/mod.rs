@@ -8,6 +8,7 @@
 mod db;
 mod edit;
 mod feed;
+mod follow;
 mod import;
 mod layer;
 mod reads;

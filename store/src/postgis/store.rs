@@ -56,7 +56,16 @@ impl PgStore {
         let snapshot = inner.read_snapshot(None)?;
         inner.feed.start_at(snapshot.last_seq);
         *inner.layers.write().unwrap() = snapshot.layers.into_iter().map(|(info, env)| (info.name.clone(), inner.new_layer(info, env))).collect();
-        Feed::follow(&inner);
+        let (weak, trouble) = (Arc::downgrade(&inner), Arc::downgrade(&inner));
+        inner.feed.follow(
+            &inner.primary,
+            move || weak.upgrade().map(|inner| inner.catch_up(None)),
+            move |t| {
+                if let Some(inner) = trouble.upgrade() {
+                    inner.feed.set_trouble(t);
+                }
+            },
+        );
         Ok(PgStore { inner })
     }
 
