@@ -7,7 +7,9 @@
 #                                     pytest, OWSLib, lxml, GDAL's python bindings and
 #                                     QGIS for the OGC tests; cargo-fuzz and a C++
 #                                     compiler for libFuzzer; PostgreSQL 15 with
-#                                     PostGIS and HAProxy for the suite's second pass)
+#                                     PostGIS and HAProxy for the suite's second pass;
+#                                     s3s-fs, an S3-compatible server, for the
+#                                     seeded-archive tests)
 # Needs root or sudo for apt. Idempotent: installs nothing when all is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +60,14 @@ fi
 if [ "$want_tests" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing: cargo-fuzz"
   cargo install cargo-fuzz --locked --quiet
+fi
+
+# s3s-fs: a real S3-compatible server for cli/tests/archives.rs (seeded archives served
+# from a bucket). 0.14.1 is the last release that builds on Rust 1.92-1.95 (0.15 and later
+# need 1.96); about 6.5 minutes to build on 2 cores.
+if [ "$want_tests" = 1 ] && ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+  echo "installing: s3s-fs"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet
 fi
 
 # The web viewer's packages (MapLibre; with --test also the browser-test tools), from

@@ -2,7 +2,8 @@
 # The whole test suite. This is what CI runs.
 #  0. `cargo fmt --check` (rustfmt.toml) and `cargo clippy -D warnings` on the workspace.
 #  1. Rust unit and integration tests: they drive the real `formosa` binary and check
-#     what it wrote with GDAL's own tools (ogrinfo, gdalinfo, gdallocationinfo).
+#     what it wrote with GDAL's own tools (ogrinfo, gdalinfo, gdallocationinfo), and serve
+#     seeded archives from a real S3-compatible server (s3s-fs; FORMOSA_REQUIRE_S3=1).
 #  2. The OGC services (WMS 1.3.0, WMTS 1.0.0) through real clients — GDAL's drivers,
 #     OWSLib, headless QGIS — with the official XSDs: pytest in tile-server/tests/ogc, on
 #     Debian's python (/usr/bin/python3: the apt packages, not a pyenv shim).
@@ -23,7 +24,9 @@ status=0
 # Formatting and lints first: cheap, and a failure says exactly what to fix.
 cargo fmt --all --check || status=$?
 cargo clippy --workspace --all-targets --quiet -- -D warnings || status=$?
-cargo test --workspace --no-fail-fast || status=$?
+# The S3 test of seeded archives runs against a real s3s-fs (install-deps.sh installs it):
+# here its absence is a failure, not a skip.
+FORMOSA_REQUIRE_S3=1 cargo test --workspace --no-fail-fast || status=$?
 cargo build -p formosa-cli
 /usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?
 (cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?

@@ -39,6 +39,7 @@ const EXAMPLES: &str = "Examples:
   formosa import vector towns.geojson --layer towns
   formosa info
   formosa serve --bind 0.0.0.0:8080
+  formosa serve --archive taipei=s3://basemap/taipei.pmtiles   # a seeded archive beside the store
   formosa demo            # import the bundled fixtures, then serve them
   formosa --store postgresql://gis@db/formosa serve      # one of many nodes on PostGIS
   formosa publish data/formosa.gpkg postgresql://gis@db/formosa
@@ -88,6 +89,12 @@ enum Command {
         /// Tile cache budget in MiB (0 turns the cache off). Default: [server] cache_mb, else 512.
         #[arg(long)]
         cache_mb: Option<u64>,
+        /// Also serve a seeded PMTiles archive at /archives/NAME/{z}/{x}/{y}: SOURCE is a
+        /// file, an http(s):// URL (range requests) or s3://bucket/key (endpoint, region and
+        /// keys from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY;
+        /// AWS_ALLOW_HTTP=true for a plain-HTTP endpoint). Repeatable; adds to [server.archives].
+        #[arg(long = "archive", value_name = "NAME=SOURCE", value_parser = formosa_tile_server::services::archives::parse_spec)]
+        archives: Vec<(String, String)>,
     },
     /// Import the bundled fixtures (data-fixtures/data) into a demo store if it is empty, then serve.
     Demo {
@@ -305,7 +312,7 @@ fn run(cli: Cli) -> Result<(), String> {
             print_info(&open()?, json);
             Ok(())
         }
-        Command::Serve { bind, cache_mb } => {
+        Command::Serve { bind, cache_mb, archives } => {
             let store = open()?.store;
             let mut server = config.server.clone();
             if let Some(b) = bind {
@@ -314,6 +321,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(mb) = cache_mb {
                 server.cache_mb = mb;
             }
+            server.archives.extend(archives);
             runtime()?.block_on(formosa_tile_server::server::serve(store, server))
         }
         Command::Demo { bind, fixtures, fresh, no_serve } => {

@@ -293,22 +293,25 @@ pub enum Encoding {
 }
 
 pub fn negotiate(headers: &HeaderMap) -> Encoding {
-    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let accepts = |name: &str| {
-        accept.split(',').any(|part| {
-            let mut it = part.split(';');
-            let coding = it.next().unwrap_or("").trim();
-            let q_zero = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            coding.eq_ignore_ascii_case(name) && !q_zero
-        })
-    };
-    if accepts("br") {
+    if accepts(headers, "br") {
         Encoding::Brotli
-    } else if accepts("gzip") {
+    } else if accepts(headers, "gzip") {
         Encoding::Gzip
     } else {
         Encoding::Identity
     }
+}
+
+/// Whether the request's Accept-Encoding lists `coding` (not with q=0). No header: only
+/// identity, as every browser sends one.
+pub fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.split(',').any(|part| {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim();
+        let q_zero = it.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+        name.eq_ignore_ascii_case(coding) && !q_zero
+    })
 }
 
 /// The HTTP response for a cached tile: 304 when the client already has it, else the
@@ -331,6 +334,42 @@ pub fn respond(tile: &CachedTile, content_type: &'static str, headers: &HeaderMa
         Encoding::Gzip => (common, [ctype, (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"))], tile.gzip.clone()).into_response(),
         Encoding::Identity => (common, [ctype], tile.raw.clone()).into_response(),
     }
+}
+
+/// The HTTP response for a tile sent as it was stored elsewhere (a seeded archive's
+/// bytes), compressed with `coding` (`gzip`, `br`, `zstd`) or not at all (None): byte for
+/// byte, with that Content-Encoding, when the client accepts it; decoded for a client that
+/// does not (gzip and brotli; a zstd tile to such a client is refused, 406). The ETag is
+/// the stored bytes' XXH3-128 and length, one per tile whatever the encoding sent, as for
+/// the server's own tiles (`Vary: Accept-Encoding`); 304 when the client has it.
+pub fn respond_stored(stored: Bytes, coding: Option<&'static str>, content_type: &'static str, headers: &HeaderMap) -> Result<Response, crate::problem::Problem> {
+    let etag = HeaderValue::from_str(&format!("\"{:032x}-{}\"", xxhash_rust::xxh3::xxh3_128(&stored), stored.len())).expect("ascii");
+    let matches =
+        headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag));
+    let common = [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")), (header::VARY, HeaderValue::from_static("Accept-Encoding"))];
+    if matches {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    let ctype = (header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let Some(coding) = coding else {
+        return Ok((common, [ctype], stored).into_response());
+    };
+    if accepts(headers, coding) {
+        return Ok((common, [ctype, (header::CONTENT_ENCODING, HeaderValue::from_static(coding))], stored).into_response());
+    }
+    let mut decoded = Vec::with_capacity(stored.len() * 3);
+    let result = match coding {
+        "gzip" => std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&stored[..]), &mut decoded).map(|_| ()),
+        "br" => brotli::BrotliDecompress(&mut &stored[..], &mut decoded),
+        other => {
+            return Err(crate::problem::Problem::new(
+                StatusCode::NOT_ACCEPTABLE,
+                format!("this tile is stored {other}-compressed and the request's Accept-Encoding does not list {other}"),
+            ))
+        }
+    };
+    result.map_err(|e| crate::problem::Problem::internal(format!("the stored tile does not decode as {coding}: {e}")))?;
+    Ok((common, [ctype], decoded).into_response())
 }
 
 #[cfg(test)]
@@ -398,6 +437,32 @@ mod tests {
         assert!(whole.gzip.len() < expected.len() / 2);
         assert_eq!(whole.etag, CachedTile::new(expected).etag, "the same tile has the same ETag however it was made");
         assert!(CachedTile::from_parts(&[Arc::new(CachedTile::part(vec![]))]).raw.is_empty());
+    }
+
+    #[test]
+    fn stored_tiles_go_out_as_stored_or_decoded_for_clients_that_refuse_the_coding() {
+        let raw: Vec<u8> = (0..4000u32).map(|i| (i % 97) as u8).collect();
+        let stored = CachedTile::new(raw.clone()).gzip;
+        let body = |r: Response| {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            rt.block_on(axum::body::to_bytes(r.into_body(), usize::MAX)).unwrap()
+        };
+        let r = respond_stored(stored.clone(), Some("gzip"), "x/y", &h(header::ACCEPT_ENCODING, "br, gzip")).unwrap();
+        assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+        let etag = r.headers()[header::ETAG].clone();
+        assert_eq!(body(r), stored, "byte for byte");
+        let r = respond_stored(stored.clone(), Some("gzip"), "x/y", &h(header::ACCEPT_ENCODING, "gzip;q=0, br")).unwrap();
+        assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(r.headers()[header::ETAG], etag, "one ETag per tile");
+        assert_eq!(body(r), raw, "decoded");
+        let r = respond_stored(stored.clone(), Some("gzip"), "x/y", &h(header::IF_NONE_MATCH, etag.to_str().unwrap())).unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+        let png = Bytes::from_static(b"\x89PNG");
+        assert_eq!(body(respond_stored(png.clone(), None, "image/png", &h(header::ACCEPT_ENCODING, "gzip")).unwrap()), png);
+        let e = respond_stored(png.clone(), Some("zstd"), "x/y", &HeaderMap::new()).unwrap_err();
+        assert_eq!(e.status, 406);
+        let e = respond_stored(png, Some("gzip"), "x/y", &HeaderMap::new()).unwrap_err();
+        assert_eq!(e.status, 500, "a damaged stored tile");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! defaults. Command-line flags override it.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -39,6 +40,10 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Largest WMS map, in pixels per side: larger requests get a ServiceException.
     pub max_map_size: u32,
+    /// Seeded PMTiles archives served at /archives/{name}/…: name → a file path, an
+    /// http(s):// URL or s3://bucket/key (`[server.archives]`; `--archive NAME=SOURCE`
+    /// adds or replaces one).
+    pub archives: BTreeMap<String, String>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +62,7 @@ impl Default for ServerConfig {
             request_timeout_s: 30,
             cors_origins: vec!["*".into()],
             max_map_size: 4096,
+            archives: BTreeMap::new(),
         }
     }
 }

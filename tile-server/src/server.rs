@@ -5,8 +5,9 @@
 //! exception report).
 
 use crate::config::ServerConfig;
-use crate::handlers::{changes, edits, features, meta, style, tiles, tiles3d, wms, wmts};
+use crate::handlers::{archives, changes, edits, features, meta, style, tiles, tiles3d, wms, wmts};
 use crate::problem::Problem;
+use crate::services::archives::Archives;
 use crate::services::edits::INCIDENTS;
 use crate::services::invalidation;
 use axum::http::header;
@@ -52,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/wmts/1.0.0/{layer}/{style}/{set}/{matrix}/{row}/{col}/{j}/{file}", get(wmts::rest_info))
         .route("/3dtiles/{layer}/{z}/{x}/{y}", get(tiles3d::content))
         .route("/terrain/{z}/{x}/{y}", get(tiles::terrain_mesh))
+        .route("/archives", get(archives::catalog))
+        .route("/archives/{file}", get(archives::tilejson))
+        .route("/archives/{name}/{z}/{x}/{y}", get(archives::tile))
         .nest_service("/viewer", viewer)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -134,6 +138,11 @@ pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<()
     if let Ok(token) = std::env::var("FORMOSA_WRITE_TOKEN") {
         config.write_token = Some(token);
     }
+    // Seeded archives: each must open now (a typo or a storage away stops the start, before
+    // anything is written to the store). Their names are not the server's layers'.
+    let mut taken: Vec<String> = store.layers().into_iter().map(|l| l.name).collect();
+    taken.extend([INCIDENTS.to_string(), formosa_encoders::render::BASEMAP.to_string()]);
+    let archives = Archives::open(&config.archives, &taken).await?;
     // Disaster reports are written live: their layer always exists.
     store.ensure_layer(INCIDENTS, formosa_store::LayerKind::Incidents).map_err(|e| format!("cannot prepare the incidents layer: {e}"))?;
     tracing::info!(
@@ -147,7 +156,7 @@ pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<()
     if config.features_in_memory {
         load_feature_tables(store.clone(), None);
     }
-    let state = AppState::new(store, config);
+    let state = AppState::new(store, config).with_archives(archives);
     tokio::spawn(watch_for_imports(state.clone()));
     axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
 }

@@ -1,10 +1,12 @@
 //! What every handler shares: the store, the tile service (cache and builders), the
-//! decoded-raster caches, the renderer and fonts, and the configuration.
+//! decoded-raster caches, the renderer and fonts, the seeded archives served beside the
+//! store, and the configuration.
 
 use crate::builders::Builders;
 use crate::cache::TileCache;
 use crate::config::ServerConfig;
 use crate::limits::RateLimiter;
+use crate::services::archives::Archives;
 use crate::services::invalidation;
 use crate::services::plans::Plans;
 use crate::services::tiles::TileService;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub fonts: Fonts,
     /// styles/basemap.json, read once, for WMS and WMTS.
     pub renderer: Arc<Renderer>,
+    /// Seeded PMTiles archives served as tile sets (`--archive NAME=SOURCE`), opened at start.
+    pub archives: Arc<Archives>,
     pub config: Arc<ServerConfig>,
 }
 
@@ -69,7 +73,14 @@ impl AppState {
             imagery: ImageryCache::new(512),
             fonts,
             renderer,
+            archives: Arc::default(),
             config: Arc::new(config),
         }
+    }
+
+    /// The state serving these archives too.
+    pub fn with_archives(mut self, archives: Archives) -> Self {
+        self.archives = Arc::new(archives);
+        self
     }
 }

@@ -1,5 +1,5 @@
 //! The server's own resources: `/` (the viewer, or a page listing the layers), `/health`,
-//! `/catalog`, and SDF glyphs for labels at `/fonts/`.
+//! `/catalog` (layers and seeded archives), and SDF glyphs for labels at `/fonts/`.
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -30,10 +30,29 @@ pub async fn health(State(s): State<AppState>) -> Response {
     .into_response()
 }
 
-/// Every layer with its kind, extent (lon/lat), count, source and import time.
+/// Every layer with its kind, extent (lon/lat), count, source and import time; and the
+/// seeded archives served beside them (tile type, compression, zooms, bounds, source).
 pub async fn catalog(State(s): State<AppState>) -> Response {
     let layers = s.store.layers();
-    Json(json!({ "layers": layers })).into_response()
+    let archives: Vec<serde_json::Value> = s
+        .archives
+        .iter()
+        .map(|a| {
+            let i = a.info();
+            json!({
+                "name": a.name,
+                "source": a.location.display(),
+                "tile_type": format!("{:?}", i.tile_type).to_ascii_lowercase(),
+                "compression": format!("{:?}", i.compression).to_ascii_lowercase(),
+                "minzoom": i.min_zoom,
+                "maxzoom": i.max_zoom,
+                "bounds": i.bounds,
+                "tiles": i.addressed_tiles,
+                "tilejson": format!("/archives/{}.json", a.name),
+            })
+        })
+        .collect();
+    Json(json!({ "layers": layers, "archives": archives })).into_response()
 }
 
 /// SDF glyphs for labels: `/fonts/{fontstack}/{start}-{end}.pbf`.

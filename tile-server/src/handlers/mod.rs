@@ -2,6 +2,7 @@
 //! names them; they never import each other, and reach the encoders and the store
 //! directly or through `services/`.
 
+pub mod archives;
 pub mod changes;
 pub mod edits;
 pub mod features;
