@@ -104,14 +104,21 @@ fn publish_round_trip_geopackage_postgis_geopackage() {
     assert_eq!(summary(&back.display().to_string()), summary(&o));
 }
 
-#[test]
-fn refused_imports_leave_the_previous_postgis_layer_serving() {
-    let Some(_) = postgis() else { return };
+/// A PostGIS store holding the buildings: its folder, its test path, its summary, and the
+/// store as GDAL opens it.
+fn store_with_buildings() -> (tempfile::TempDir, std::path::PathBuf, Vec<(String, String, u64)>, String) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.gpkg");
     formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
     let before = layer_summary(&store);
     let gdal = gdal_source(&store);
+    (dir, store, before, gdal)
+}
+
+#[test]
+fn refused_imports_leave_the_previous_postgis_layer_serving() {
+    let Some(_) = postgis() else { return };
+    let (_dir, store, before, gdal) = store_with_buildings();
     for (args, phrase) in [
         (vec!["import", "buildings", &fixture("bad/truncated.shp")], "truncated.shp"),
         (vec!["import", "buildings", &fixture("bad/not_a_shapefile.shp")], "not_a_shapefile.shp"),
@@ -438,11 +445,7 @@ fn killing_a_node_behind_the_balancer_loses_no_acknowledged_write_and_fails_no_r
 #[test]
 fn sigkill_during_a_postgis_import_keeps_the_previous_layer() {
     let Some(_) = postgis() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("s.gpkg");
-    formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp")]);
-    let before = layer_summary(&store);
-    let gdal = gdal_source(&store);
+    let (dir, store, before, gdal) = store_with_buildings();
     let heights = ogr_sql(&gdal, "SELECT sum(height_m) FROM buildings");
     let big = dir.path().join("big.geojson");
     write_big_geojson(&big, 200_000);

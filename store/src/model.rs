@@ -246,6 +246,51 @@ pub struct NewFeature {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Why a feature does not fit its layer (the checks every backend makes before writing).
+enum Unfit {
+    ValueCount { given: usize, columns: usize },
+    EmptyGeometry,
+    NonFiniteCoordinates,
+}
+
+impl NewFeature {
+    fn fit(&self, kind: LayerKind) -> Result<(Envelope, Option<String>), Unfit> {
+        let columns = kind.columns().len();
+        if self.values.len() != columns {
+            return Err(Unfit::ValueCount { given: self.values.len(), columns });
+        }
+        let env = self.geometry.envelope().ok_or(Unfit::EmptyGeometry)?;
+        if [env.min_x, env.min_y, env.max_x, env.max_y].iter().any(|v| !v.is_finite()) {
+            return Err(Unfit::NonFiniteCoordinates);
+        }
+        let extras = (!self.extra.is_empty()).then(|| serde_json::Value::Object(self.extra.clone()).to_string());
+        Ok((env, extras))
+    }
+
+    /// Checks that the feature fits a `kind` layer, for an import: one value per column, a
+    /// geometry with finite coordinates. Returns its envelope and its extras as stored (a
+    /// JSON object), if any.
+    pub(crate) fn checked_for_import(&self, kind: LayerKind) -> Result<(Envelope, Option<String>), crate::StoreError> {
+        self.fit(kind).map_err(|u| {
+            crate::StoreError::Schema(match u {
+                Unfit::ValueCount { given, columns } => format!("{given} values given for the {columns} columns of a {kind} layer"),
+                Unfit::EmptyGeometry => "empty geometry".into(),
+                Unfit::NonFiniteCoordinates => "geometry has non-finite coordinates".into(),
+            })
+        })
+    }
+
+    /// The same checks for a live edit, whose client hears of both geometry faults alike.
+    pub(crate) fn checked_for_edit(&self, kind: LayerKind) -> Result<(Envelope, Option<String>), crate::StoreError> {
+        self.fit(kind).map_err(|u| {
+            crate::StoreError::Schema(match u {
+                Unfit::ValueCount { given, columns } => format!("{given} values given for the {columns} columns of a {kind} layer"),
+                Unfit::EmptyGeometry | Unfit::NonFiniteCoordinates => "the geometry is empty or has non-finite coordinates".into(),
+            })
+        })
+    }
+}
+
 /// A feature read back from the store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {

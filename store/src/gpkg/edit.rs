@@ -49,12 +49,7 @@ impl GpkgStore {
             .optional()
         };
         let encode = |f: &NewFeature| -> Result<(Vec<u8>, Envelope, Option<String>), StoreError> {
-            if f.values.len() != columns.len() {
-                return Err(StoreError::Schema(format!("{} values given for the {} columns of a {kind} layer", f.values.len(), columns.len())));
-            }
-            let env = f.geometry.envelope().filter(|e| [e.min_x, e.min_y, e.max_x, e.max_y].iter().all(|v| v.is_finite()));
-            let env = env.ok_or_else(|| StoreError::Schema("the geometry is empty or has non-finite coordinates".into()))?;
-            let extra = (!f.extra.is_empty()).then(|| serde_json::Value::Object(f.extra.clone()).to_string());
+            let (env, extra) = f.checked_for_edit(kind)?;
             Ok((geometry_blob::encode(&f.geometry, gpkg::SRS_WGS84, l.info.has_z), env, extra))
         };
         let names: Vec<String> = columns.iter().map(|c| format!("\"{}\"", c.name)).collect();

@@ -466,18 +466,10 @@ impl GpkgImport {
 
     /// Writes one feature; returns its id.
     pub fn insert(&mut self, f: &NewFeature) -> Result<i64, StoreError> {
-        let columns = self.spec.kind.columns();
-        if f.values.len() != columns.len() {
-            return Err(StoreError::Schema(format!("{} values given for the {} columns of a {} layer", f.values.len(), columns.len(), self.spec.kind)));
-        }
-        let env = f.geometry.envelope().ok_or_else(|| StoreError::Schema("empty geometry".into()))?;
-        if [env.min_x, env.min_y, env.max_x, env.max_y].iter().any(|v| !v.is_finite()) {
-            return Err(StoreError::Schema("geometry has non-finite coordinates".into()));
-        }
+        let (env, extra) = f.checked_for_import(self.spec.kind)?;
         let blob = geometry_blob::encode(&f.geometry, gpkg::SRS_WGS84, self.spec.has_z);
-        let extra = if f.extra.is_empty() { None } else { Some(serde_json::Value::Object(f.extra.clone()).to_string()) };
         let mut stmt = self.conn.prepare_cached(&self.insert_sql)?;
-        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(columns.len() + 2);
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(f.values.len() + 2);
         params.push(&blob);
         for v in &f.values {
             params.push(v);

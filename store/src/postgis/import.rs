@@ -190,16 +190,8 @@ impl PgImport {
 
 impl traits::FeatureImport for PgImport {
     fn insert(&mut self, f: &NewFeature) -> Result<i64, StoreError> {
-        let columns = self.spec.kind.columns();
-        if f.values.len() != columns.len() {
-            return Err(StoreError::Schema(format!("{} values given for the {} columns of a {} layer", f.values.len(), columns.len(), self.spec.kind)));
-        }
-        let env = f.geometry.envelope().ok_or_else(|| StoreError::Schema("empty geometry".into()))?;
-        if [env.min_x, env.min_y, env.max_x, env.max_y].iter().any(|v| !v.is_finite()) {
-            return Err(StoreError::Schema("geometry has non-finite coordinates".into()));
-        }
+        let (env, extra) = f.checked_for_import(self.spec.kind)?;
         let fid = self.next_fid;
-        let extra = (!f.extra.is_empty()).then(|| serde_json::Value::Object(f.extra.clone()).to_string());
         self.pending.push((fid, RowData { wkb: crate::wkb::encode(&f.geometry, self.spec.has_z), values: f.values.clone(), extras: extra }));
         self.next_fid += 1;
         self.count += 1;
