@@ -19,6 +19,7 @@ pub mod imagery;
 pub mod pipelines;
 pub mod rng;
 pub mod terrain;
+pub mod villages;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -43,6 +43,15 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Village-like polygons (村里) covering the main island, for the benchmark on many
+    /// small, simple polygons: OUT/villages.shp, EPSG:3826, UTF-8 DBF.
+    Villages {
+        /// About how many villages (MOI's 村里界 has about 7,700).
+        #[arg(long, default_value_t = 7_700)]
+        count: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +63,9 @@ fn main() -> ExitCode {
         }),
         Cmd::Admin { topojson_dir, out } => admin::convert(&topojson_dir, &out).map(|c| {
             println!("admin boundaries in {}: {} towns, {} counties", out.join("admin").display(), c.towns, c.counties);
+        }),
+        Cmd::Villages { count, out } => formosa_fixtures::villages::write_villages(&out.join("villages.shp"), cli.seed, count).map(|n| {
+            println!("{n} villages in {}", out.join("villages.shp").display());
         }),
         Cmd::Large { parcels, buildings, pipelines, out } => generate_large(&out, cli.seed, parcels, buildings, pipelines).map(|r| {
             println!(

@@ -1,10 +1,10 @@
 //! Label points for polygon layers. MapLibre places a polygon's label once per tile the
 //! polygon touches, so a district spanning nine tiles showed its name nine times; a
 //! separate `{layer}_label` MVT layer carries one point per polygon, in the one tile that
-//! holds it.
+//! holds it. The points themselves are the store's (`formosa_store::labels`): computed
+//! once per feature and kept with its row.
 
-use formosa_store::Geometry;
-use geo::{Area, InteriorPoint};
+pub use formosa_store::labels::label_point;
 
 /// The MVT layer name for `layer`'s label points.
 pub fn label_layer(layer: &str) -> String {
@@ -12,34 +12,3 @@ pub fn label_layer(layer: &str) -> String {
 }
 
 pub const LABEL_SUFFIX: &str = "_label";
-
-/// A point inside the largest part of a polygon geometry (lon, lat); `None` for points
-/// and lines. Inside, unlike a centroid, so a U-shaped district's name sits on it.
-pub fn label_point(g: &Geometry) -> Option<(f64, f64)> {
-    let Geometry::MultiPolygon(polygons) = g else { return None };
-    let largest = polygons
-        .iter()
-        .filter(|rings| rings.first().is_some_and(|r| r.len() >= 4))
-        .map(|rings| {
-            let ring = |r: &Vec<formosa_store::Coord>| geo::LineString::from(r.iter().map(|c| (c[0], c[1])).collect::<Vec<_>>());
-            geo::Polygon::new(ring(&rings[0]), rings[1..].iter().map(ring).collect())
-        })
-        .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))?;
-    largest.interior_point().map(|p| (p.x(), p.y()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn u_shape_label_is_inside_and_lines_have_none() {
-        // A U: its centroid (2, 1.7) falls in the notch; the label point must not.
-        let u = vec![[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [4.0, 4.0, 0.0], [3.0, 4.0, 0.0], [3.0, 1.0, 0.0], [1.0, 1.0, 0.0], [1.0, 4.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 0.0]];
-        let tiny = vec![[10.0, 10.0, 0.0], [10.1, 10.0, 0.0], [10.1, 10.1, 0.0], [10.0, 10.0, 0.0]];
-        let (x, y) = label_point(&Geometry::MultiPolygon(vec![vec![tiny], vec![u]])).unwrap();
-        let in_notch = x > 1.0 && x < 3.0 && y > 1.0;
-        assert!((0.0..=4.0).contains(&x) && (0.0..=4.0).contains(&y) && !in_notch, "({x}, {y})");
-        assert_eq!(label_point(&Geometry::MultiLineString(vec![vec![[0.0, 0.0, 0.0], [1.0, 1.0, 0.0]]])), None);
-    }
-}

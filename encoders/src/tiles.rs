@@ -11,7 +11,7 @@
 //!   remains is simplified to a quarter pixel.
 
 use crate::cluster;
-use crate::labels::{label_layer, label_point};
+use crate::labels::label_layer;
 use crate::mvt::geometry::{to_tile, TileGeometry, TileSpace};
 use crate::mvt::{LayerBuilder, TileFeature, EXTENT};
 use formosa_store::mercator::{tile_bounds_m, to_lonlat, to_mercator};
@@ -163,8 +163,10 @@ pub fn add_layer(layer: &dyn FeatureLayer, z: u8, x: u32, y: u32, builder: &mut 
     let min_area = if generalise { UNITS_PER_PX * UNITS_PER_PX } else { 0.0 };
     let attributes = if r.extra_attributes { Attributes::All } else { Attributes::Typed };
     let with_labels = r.label_minzoom.is_some_and(|lz| z >= lz);
-    for f in layer.features(&ids, attributes)?.into_iter().chain(clusters) {
-        if let Some(p) = with_labels.then(|| label_point(&f.geometry)).flatten().map(|(lon, lat)| space.project(lon, lat)) {
+    // Label points come with the rows (computed once per feature, see store::labels).
+    let features = if with_labels { layer.labelled_features(&ids, attributes)? } else { layer.features(&ids, attributes)?.into_iter().map(|f| (f, None)).collect() };
+    for (f, label) in features.into_iter().chain(clusters.into_iter().map(|c| (c, None))) {
+        if let Some(p) = label.map(|(lon, lat)| space.project(lon, lat)) {
             if (0.0..EXTENT as f64).contains(&p[0]) && (0.0..EXTENT as f64).contains(&p[1]) {
                 let point = TileGeometry::Points(vec![[p[0] as i32, p[1] as i32]]);
                 let fields: Vec<_> = match r.label_fields {

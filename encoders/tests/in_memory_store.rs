@@ -13,10 +13,13 @@ use formosa_store::mercator::to_mercator;
 use formosa_store::{
     Attributes, Catalog, Envelope, Feature, FeatureLayer, Geometry, GpkgStore, ImportMode, ImportSpec, LayerInfo, LayerKind, NewFeature, Pyramids, Source, StoreError, Value,
 };
-use prost::Message;
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
+
+mod common;
+use common::mvt::Tile;
+use prost::Message;
 
 // --- the second backend -------------------------------------------------------------
 
@@ -150,58 +153,6 @@ fn mem_store() -> MemStore {
         Arc::new(MemLayer { info, features })
     };
     MemStore(vec![layer("buildings", LayerKind::Buildings, buildings()), layer("cadastral", LayerKind::Cadastral, parcels())])
-}
-
-// --- an independent MVT decoder (vector_tile.proto 2.1, by prost) ---------------------
-
-#[derive(Clone, PartialEq, Message)]
-struct Tile {
-    #[prost(message, repeated, tag = "3")]
-    layers: Vec<Layer>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Layer {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(message, repeated, tag = "2")]
-    features: Vec<TileFeature>,
-    #[prost(string, repeated, tag = "3")]
-    keys: Vec<String>,
-    #[prost(message, repeated, tag = "4")]
-    values: Vec<TileValue>,
-    #[prost(uint32, tag = "5")]
-    extent: u32,
-    #[prost(uint32, tag = "15")]
-    version: u32,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct TileFeature {
-    #[prost(uint64, tag = "1")]
-    id: u64,
-    #[prost(uint32, repeated, tag = "2")]
-    tags: Vec<u32>,
-    #[prost(int32, tag = "3")]
-    r#type: i32,
-    #[prost(uint32, repeated, tag = "4")]
-    geometry: Vec<u32>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct TileValue {
-    #[prost(string, optional, tag = "1")]
-    string_value: Option<String>,
-    #[prost(double, optional, tag = "3")]
-    double_value: Option<f64>,
-    #[prost(int64, optional, tag = "4")]
-    int_value: Option<i64>,
-}
-
-impl Layer {
-    fn text(&self, f: &TileFeature, key: &str) -> Option<String> {
-        f.tags.chunks(2).find(|kv| self.keys[kv[0] as usize] == key).and_then(|kv| self.values[kv[1] as usize].string_value.clone())
-    }
 }
 
 /// The z16 tile holding the grid's middle.

@@ -28,7 +28,7 @@ fn aliases(kind: LayerKind, column: &str) -> &'static [&'static str] {
         (LayerKind::Buildings, "use") => &["用途", "使用用途", "主要用途", "use", "usage", "bldg_use"],
         (LayerKind::Buildings, "structure") => &["構造", "建物構造", "結構", "structure", "struct", "construction"],
         (LayerKind::Buildings, "name") => &["名稱", "建物名稱", "name"],
-        (LayerKind::Vector, "name") => &["名稱", "名字", "name", "townname", "countyname", "villname", "roadname", "路名"],
+        (LayerKind::Vector, "name") => &["名稱", "名字", "name", "villname", "townname", "countyname", "roadname", "路名"],
         (LayerKind::Vector, "class") => &["類別", "種類", "class", "kind", "type", "fclass"],
         (LayerKind::Incidents, "type") => &["災情類別", "類別", "type", "category"],
         (LayerKind::Incidents, "severity") => &["嚴重程度", "等級", "severity", "level"],

@@ -6,6 +6,7 @@
 
 pub mod edit;
 pub mod gpkg;
+pub mod labels;
 pub mod memory;
 pub mod mercator;
 pub mod model;

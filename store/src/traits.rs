@@ -30,6 +30,13 @@ pub trait FeatureLayer: Send + Sync {
     /// Features by id, in the order asked; ids that do not exist are left out.
     fn features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<Feature>, StoreError>;
 
+    /// [`features`](Self::features) with each one's label point (see [`crate::labels`]).
+    /// Backends that hold rows in memory keep the points with them, so a polygon's point
+    /// is found once, not once per tile; this default computes them on every call.
+    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<(Feature, Option<(f64, f64)>)>, StoreError> {
+        Ok(crate::labels::with_labels(self.features(ids, attributes)?))
+    }
+
     /// One typed column's values for these ids, in order (`Null` where there is no such
     /// row): what clustering and generalisation read from thousands of rows.
     fn column(&self, ids: &[i64], column: &str) -> Result<Vec<Value>, StoreError>;

@@ -78,6 +78,14 @@ impl Resident {
         Some(ids.iter().filter_map(|id| table.get(*id, attributes == Attributes::All)).collect())
     }
 
+    /// Features by id with their label points (kept with the rows); `None` when the rows
+    /// are not held.
+    pub fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Option<Result<Vec<(Feature, Option<(f64, f64)>)>, StoreError>> {
+        let rows = self.rows.read().unwrap();
+        let table = rows.as_ref()?;
+        Some(ids.iter().filter_map(|id| table.get_labelled(*id, attributes == Attributes::All)).collect())
+    }
+
     /// Column `col` (the kind's column order) for these ids; `None` when rows are not held.
     pub fn column(&self, ids: &[i64], col: usize) -> Option<Vec<Value>> {
         let rows = self.rows.read().unwrap();

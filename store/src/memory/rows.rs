@@ -6,15 +6,22 @@
 //! The table is a snapshot of the layer at the moment it was read, like the layer's
 //! R-tree; both are rebuilt together when the store reloads, and live edits update both.
 
+use crate::labels::label_point;
 use crate::model::{Feature, LayerKind, Value};
 use crate::StoreError;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 struct Row {
     wkb: Box<[u8]>,
     values: Box<[Value]>,
     /// The source attributes that map to no column, as stored (a JSON object).
     extras: Option<Box<str>>,
+    /// The polygon's label point, computed the first time a tile asks for it and kept
+    /// until the row is replaced (an edit puts a new row, so its label is new too).
+    /// Lazily, not at load: 1 M parcels at several µs each would add seconds to every
+    /// start, for labels that only z16 tiles carry.
+    label: OnceLock<Option<(f64, f64)>>,
 }
 
 pub struct FeatureTable {
@@ -50,8 +57,9 @@ impl FeatureTable {
         self.bytes += wkb.len()
             + values.len() * std::mem::size_of::<Value>()
             + values.iter().map(|v| if let Value::Text(s) = v { s.len() } else { 0 }).sum::<usize>()
-            + extras.as_ref().map_or(0, |e| e.len());
-        self.rows[slot] = Some(Row { wkb: wkb.into(), values: values.into(), extras: extras.map(String::into_boxed_str) });
+            + extras.as_ref().map_or(0, |e| e.len())
+            + std::mem::size_of::<OnceLock<Option<(f64, f64)>>>();
+        self.rows[slot] = Some(Row { wkb: wkb.into(), values: values.into(), extras: extras.map(String::into_boxed_str), label: OnceLock::new() });
     }
 
     /// Forgets one row (a live delete).
@@ -76,20 +84,36 @@ impl FeatureTable {
 
     /// Column `col` (in the kind's column order) of the row with this fid, if any.
     pub fn value(&self, fid: i64, col: usize) -> Option<&Value> {
-        self.rows.get(usize::try_from(fid - self.first_fid).ok()?)?.as_ref()?.values.get(col)
+        self.row(fid)?.values.get(col)
+    }
+
+    fn row(&self, fid: i64) -> Option<&Row> {
+        self.rows.get(usize::try_from(fid - self.first_fid).ok()?)?.as_ref()
     }
 
     /// The feature with this fid, if any; `with_extras` adds the source attributes.
     pub fn get(&self, fid: i64, with_extras: bool) -> Option<Result<Feature, StoreError>> {
-        let row = self.rows.get(usize::try_from(fid - self.first_fid).ok()?)?.as_ref()?;
-        let mut properties: Vec<(Cow<'static, str>, Value)> = self.kind.columns().iter().zip(row.values.iter()).map(|(c, v)| (Cow::Borrowed(c.name), v.clone())).collect();
+        Some(Self::feature_of(fid, self.row(fid)?, self.kind, with_extras))
+    }
+
+    /// [`get`](Self::get) with the feature's label point (computed on first use, then kept).
+    pub fn get_labelled(&self, fid: i64, with_extras: bool) -> Option<Result<(Feature, Option<(f64, f64)>), StoreError>> {
+        let row = self.row(fid)?;
+        Some(Self::feature_of(fid, row, self.kind, with_extras).map(|f| {
+            let label = *row.label.get_or_init(|| label_point(&f.geometry));
+            (f, label)
+        }))
+    }
+
+    fn feature_of(fid: i64, row: &Row, kind: LayerKind, with_extras: bool) -> Result<Feature, StoreError> {
+        let mut properties: Vec<(Cow<'static, str>, Value)> = kind.columns().iter().zip(row.values.iter()).map(|(c, v)| (Cow::Borrowed(c.name), v.clone())).collect();
         if with_extras {
             properties.extend(extras_of(row.extras.as_deref()));
         }
-        Some(match crate::wkb::decode(&row.wkb) {
+        match crate::wkb::decode(&row.wkb) {
             Ok((geometry, _)) => Ok(Feature { id: fid, geometry, properties }),
             Err(e) => Err(StoreError::CorruptGeometry { id: fid, reason: e.to_string() }),
-        })
+        }
     }
 }
 
