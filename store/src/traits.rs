@@ -53,6 +53,12 @@ pub trait FeatureLayer: Send + Sync {
         &self.info().name
     }
 
+    /// How many features' envelopes meet `bbox`: what a tile there will read, known
+    /// before reading it.
+    fn count(&self, bbox: &Envelope) -> usize {
+        self.query_envelopes(bbox).len()
+    }
+
     /// Ids of the features whose envelope meets `bbox`.
     fn query(&self, bbox: &Envelope) -> Vec<i64> {
         self.query_envelopes(bbox).into_iter().map(|(id, _)| id).collect()

@@ -21,6 +21,9 @@ pub const MAX_QUEUED: usize = 4096;
 pub struct Builders {
     jobs: Sender<Job>,
     queued: Arc<AtomicUsize>,
+    /// Jobs queued or being drawn, and the number of threads.
+    in_flight: Arc<AtomicUsize>,
+    threads: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +55,13 @@ impl Builders {
                 })
                 .expect("spawn a tile builder thread");
         }
-        Builders { jobs, queued }
+        Builders { jobs, queued, in_flight: Arc::new(AtomicUsize::new(0)), threads }
+    }
+
+    /// Whether a builder thread has nothing to do: then its core is free, and a small job
+    /// can run where it was asked for without taking a core from the builders.
+    pub fn has_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) < self.threads
     }
 
     /// Runs `f` on a builder thread and waits for its result. A panic in `f` is a
@@ -64,11 +73,16 @@ impl Builders {
             return Err(BuildError::Busy(waiting));
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let in_flight = self.in_flight.clone();
+        in_flight.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move || {
-            let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+            let out = catch_unwind(AssertUnwindSafe(f));
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            let _ = tx.send(out);
         });
         if self.jobs.send(job).is_err() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
             return Err(BuildError::Failed("the tile builders have stopped".into()));
         }
         match rx.await {

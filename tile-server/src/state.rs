@@ -18,8 +18,20 @@ use formosa_encoders::terrain::heights::ElevationCache;
 use formosa_store::{Change, Store};
 use std::sync::Arc;
 
+/// The handle handlers get: one `Arc`, because axum clones the state for every request,
+/// and cloning a dozen Arcs and moka handles was ~15 % of a warm tile's CPU (perf of the
+/// warm z12–z16 benchmark: `AppState::clone`, `Cache::clone` and their drops).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     /// The tile cache and the builders: one thread per core draws every tile and map, so
     /// a surge queues (first come, first served) instead of time-slicing dozens of builds
@@ -63,7 +75,7 @@ impl AppState {
         store.subscribe(invalidation::listener(cache, Arc::downgrade(&store), move |c| {
             let _ = feed.send(c.clone());
         }));
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             tiles,
             limiter,
@@ -75,12 +87,12 @@ impl AppState {
             renderer,
             archives: Arc::default(),
             config: Arc::new(config),
-        }
+        }))
     }
 
     /// The state serving these archives too.
     pub fn with_archives(mut self, archives: Archives) -> Self {
-        self.archives = Arc::new(archives);
+        Arc::get_mut(&mut self.0).expect("archives are added before the state is shared").archives = Arc::new(archives);
         self
     }
 }

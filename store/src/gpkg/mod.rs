@@ -31,6 +31,9 @@ impl FeatureLayer for GpkgLayer {
     fn query(&self, bbox: &Envelope) -> Vec<i64> {
         GpkgLayer::query(self, bbox)
     }
+    fn count(&self, bbox: &Envelope) -> usize {
+        self.resident.count(bbox)
+    }
     fn features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<Feature>, StoreError> {
         GpkgLayer::features(self, ids, attributes)
     }

@@ -26,6 +26,12 @@ impl SpatialIndex {
         self.tree.locate_in_envelope_intersecting(&aabb).map(|e| e.data).collect()
     }
 
+    /// How many features' envelopes intersect `bbox` (nothing is collected).
+    pub fn count(&self, bbox: &Envelope) -> usize {
+        let aabb = AABB::from_corners([bbox.min_x, bbox.min_y], [bbox.max_x, bbox.max_y]);
+        self.tree.locate_in_envelope_intersecting(&aabb).count()
+    }
+
     /// Like [`query`](Self::query), with each hit's envelope (for size-based filtering
     /// before any geometry is read).
     pub fn query_envelopes(&self, bbox: &Envelope) -> Vec<(i64, Envelope)> {

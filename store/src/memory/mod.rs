@@ -34,6 +34,10 @@ impl Resident {
         self.index.read().unwrap().query(bbox)
     }
 
+    pub fn count(&self, bbox: &Envelope) -> usize {
+        self.index.read().unwrap().count(bbox)
+    }
+
     pub fn query_envelopes(&self, bbox: &Envelope) -> Vec<(i64, Envelope)> {
         self.index.read().unwrap().query_envelopes(bbox)
     }

@@ -104,6 +104,10 @@ impl FeatureLayer for PgLayer {
         self.resident.query(bbox)
     }
 
+    fn count(&self, bbox: &Envelope) -> usize {
+        self.resident.count(bbox)
+    }
+
     fn features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<Feature>, StoreError> {
         let kind = self.kind_or_err()?;
         if let Some(found) = self.resident.features(ids, attributes) {

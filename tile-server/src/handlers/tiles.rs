@@ -4,7 +4,6 @@
 use crate::cache::{respond, TileKey, TileKind};
 use crate::http::{base_url, parse_tile};
 use crate::problem::Problem;
-use crate::services::tiles::composite;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
@@ -27,13 +26,8 @@ pub async fn tile(State(s): State<AppState>, headers: HeaderMap, Path((layer, z,
     let (z, x, y) = parse_tile(&z, &x, &y, &[".mvt", ".pbf"])?;
     let layers = if layer == BASEMAP { vector_layers(&s) } else { vec![layer.clone()] };
     let key = TileKey::new(TileKind::mvt(&layer), z, x, y);
-    let store = s.store.clone();
-    let tile = if layer == BASEMAP && s.tiles.cache.enabled() {
-        let parts = s.tiles.cache.clone();
-        s.tiles.cached_or_built(key, move || composite(&*store, &parts, &layers, z, x, y)).await?
-    } else {
-        s.tiles.cached_or_made(key, false, move || tiles::vector_tile(&*store, &layers, z, x, y).map_err(Problem::from)).await?
-    };
+    let from_parts = layer == BASEMAP && s.tiles.cache.enabled();
+    let tile = s.tiles.vector(s.store.clone(), key, layers, from_parts, (z, x, y)).await?;
     Ok(respond(&tile, MVT_TYPE, &headers))
 }
 
