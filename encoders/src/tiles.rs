@@ -187,12 +187,7 @@ pub fn add_layer(layer: &dyn FeatureLayer, z: u8, x: u32, y: u32, builder: &mut 
 /// row read): its cost, known before it is made.
 pub fn features_to_read(store: &dyn Catalog, layers: &[String], z: u8, x: u32, y: u32) -> usize {
     let padded = buffered_bounds(z, x, y);
-    layers
-        .iter()
-        .filter_map(|name| store.feature_layer(name))
-        .filter(|l| l.info().feature_kind().is_some_and(|k| z >= rules(Some(k)).minzoom))
-        .map(|l| l.count(&padded))
-        .sum()
+    layers.iter().filter_map(|name| store.feature_layer(name)).filter(|l| l.info().feature_kind().is_some_and(|k| z >= rules(Some(k)).minzoom)).map(|l| l.count(&padded)).sum()
 }
 
 /// Every feature layer of the store, in drawing order (areas under lines under points),

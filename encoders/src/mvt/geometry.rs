@@ -273,9 +273,15 @@ fn simplify(pts: &[Pt], tolerance: f64) -> Vec<Pt> {
 
 /// MVT geometry commands with zigzag-encoded deltas.
 pub fn commands(g: &TileGeometry) -> Vec<u32> {
+    let mut out = Vec::new();
+    commands_into(g, &mut out);
+    out
+}
+
+/// [`commands`] appended to `out` (a buffer reused from feature to feature).
+pub fn commands_into(g: &TileGeometry, out: &mut Vec<u32>) {
     use crate::mvt::proto::zigzag;
     let cmd = |id: u32, count: usize| (id & 0x7) | ((count as u32) << 3);
-    let mut out = Vec::new();
     let mut cursor = [0i32, 0i32];
     let push = |out: &mut Vec<u32>, p: IPt, cursor: &mut IPt| {
         out.push(zigzag((p[0] - cursor[0]) as i64) as u32);
@@ -295,22 +301,21 @@ pub fn commands(g: &TileGeometry) -> Vec<u32> {
         TileGeometry::Points(pts) => {
             out.push(cmd(1, pts.len()));
             for p in pts {
-                push(&mut out, *p, &mut cursor);
+                push(out, *p, &mut cursor);
             }
         }
         TileGeometry::Lines(lines) => {
             for l in lines {
-                path(&mut out, l, &mut cursor);
+                path(out, l, &mut cursor);
             }
         }
         TileGeometry::Polygons(rings) => {
             for r in rings {
-                path(&mut out, r, &mut cursor);
+                path(out, r, &mut cursor);
                 out.push(cmd(7, 1));
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
