@@ -72,53 +72,9 @@ if ! psql "$PG_URL" -Atc "SELECT count(*) FROM villages" 2>/dev/null | grep -qx 
 fi
 echo "villages: $(psql "$PG_URL" -Atc "SELECT count(*) || ' rows, median ' || percentile_disc(0.5) WITHIN GROUP (ORDER BY ST_NPoints(geom)) || ' vertices, at most ' || max(ST_NPoints(geom)) FROM villages")"
 
-# --- tile lists: where the data is (tiles of every 500th parcel's centre) -------------
-python3 - "$STORE" "$OUT/mvt" <<'PY'
-import math, random, sqlite3, sys
-store, out = sys.argv[1], sys.argv[2]
-db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-pts = db.execute("SELECT (minx+maxx)/2, (miny+maxy)/2 FROM rtree_cadastral_geom WHERE id % 500 = 0").fetchall()
-def tile(lon, lat, z):
-    n = 2 ** z
-    r = math.radians(lat)
-    return z, int((lon + 180) / 360 * n), int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
-random.seed(7)
-mixed = []
-for z in range(12, 17):
-    tiles = sorted({tile(lon, lat, z) for lon, lat in pts})
-    random.shuffle(tiles)
-    mixed += tiles[:300]
-random.shuffle(mixed)
-z15 = sorted({tile(lon, lat, 15) for lon, lat in pts})
-random.shuffle(z15)
-for name, tiles in (("mixed", mixed), ("z15", z15)):
-    with open(f"{out}/tiles-{name}.txt", "w") as f:
-        f.writelines(f"{z}/{x}/{y}\n" for z, x, y in tiles)
-print(f"tile lists: z12–z16 mixed {len(mixed)} tiles, z15 {len(z15)} tiles")
-PY
-python3 - "$V_STORE" "$OUT/mvt" <<'PY'
-import math, random, sqlite3, sys
-store, out = sys.argv[1], sys.argv[2]
-db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-boxes = db.execute("SELECT minx, miny, maxx, maxy FROM rtree_villages_geom").fetchall()
-def tile(lon, lat, z):
-    n = 2 ** z
-    r = math.radians(lat)
-    return z, int((lon + 180) / 360 * n), int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
-random.seed(11)
-tiles = []
-for z in range(12, 17):
-    # A random point inside a random village's box: anywhere on the island, evenly.
-    picked = set()
-    while len(picked) < 400:
-        x0, y0, x1, y1 = random.choice(boxes)
-        picked.add(tile(random.uniform(x0, x1), random.uniform(y0, y1), z))
-    tiles += picked
-random.shuffle(tiles)
-with open(f"{out}/tiles-villages.txt", "w") as f:
-    f.writelines(f"{z}/{x}/{y}\n" for z, x, y in tiles)
-print(f"tile list: villages z12–z16 {len(tiles)} tiles over the island")
-PY
+# --- tile lists (benches/lib/tile_lists.py): where the parcels are; villages anywhere --
+python3 benches/lib/tile_lists.py parcels "$STORE" "$OUT/mvt"
+python3 benches/lib/tile_lists.py villages "$V_STORE" "$OUT/mvt"
 
 
 cat > "$OUT/mvt/martin.yaml" <<YAML

@@ -51,28 +51,8 @@ if ! psql "$PGNODE_URL" -Atc "SELECT feature_count FROM formosa_layers WHERE nam
 fi
 psql "$PGNODE_URL" -Atc "SELECT 'formosa_pgnode rows: cadastral ' || (SELECT count(*) FROM cadastral) || ', buildings ' || (SELECT count(*) FROM buildings)"
 
-# --- tile lists: tiles of every 500th parcel's centre, z12–z16 ---------------------------
-python3 - "$STORE" "$OUT/postgis" <<'PY'
-import math, random, sqlite3, sys
-store, out = sys.argv[1], sys.argv[2]
-db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-pts = db.execute("SELECT (minx+maxx)/2, (miny+maxy)/2 FROM rtree_cadastral_geom WHERE id % 500 = 0").fetchall()
-def tile(lon, lat, z):
-    n = 2 ** z
-    r = math.radians(lat)
-    return z, int((lon + 180) / 360 * n), int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
-random.seed(7)
-mixed = []
-for z in range(12, 17):
-    tiles = sorted({tile(lon, lat, z) for lon, lat in pts})
-    random.shuffle(tiles)
-    mixed += tiles[:300]
-random.shuffle(mixed)
-open(f"{out}/tiles-mixed.txt", "w").writelines(f"{z}/{x}/{y}\n" for z, x, y in mixed)
-edits = [(lon, lat) for lon, lat in random.sample(pts, 200)]
-open(f"{out}/edit-points.txt", "w").writelines(f"{lon} {lat}\n" for lon, lat in edits)
-print(f"tile list: z12–z16 mixed {len(mixed)} tiles")
-PY
+# --- tile lists (benches/lib/tile_lists.py): tiles-mixed.txt, edit-points.txt ---------
+python3 benches/lib/tile_lists.py parcels "$STORE" "$OUT/postgis"
 
 # Martin on the very tables the PostGIS node reads.
 cat > "$OUT/postgis/martin.yaml" <<YAML

@@ -6,6 +6,9 @@
 use crate::model::{Coord, Feature, Geometry};
 use geo::{Area, InteriorPoint};
 
+/// A feature with its label point (`None` for points, lines, and degenerate polygons).
+pub type Labelled = (Feature, Option<(f64, f64)>);
+
 /// A point inside the largest part of a polygon geometry (lon, lat); `None` for points
 /// and lines. Inside, unlike a centroid, so a U-shaped district's name sits on it.
 pub fn label_point(g: &Geometry) -> Option<(f64, f64)> {
@@ -22,7 +25,7 @@ pub fn label_point(g: &Geometry) -> Option<(f64, f64)> {
 }
 
 /// Features paired with their label points, computed now (for rows not held in memory).
-pub fn with_labels(features: Vec<Feature>) -> Vec<(Feature, Option<(f64, f64)>)> {
+pub fn with_labels(features: Vec<Feature>) -> Vec<Labelled> {
     features
         .into_iter()
         .map(|f| {

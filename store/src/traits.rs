@@ -33,7 +33,7 @@ pub trait FeatureLayer: Send + Sync {
     /// [`features`](Self::features) with each one's label point (see [`crate::labels`]).
     /// Backends that hold rows in memory keep the points with them, so a polygon's point
     /// is found once, not once per tile; this default computes them on every call.
-    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<(Feature, Option<(f64, f64)>)>, StoreError> {
+    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<crate::labels::Labelled>, StoreError> {
         Ok(crate::labels::with_labels(self.features(ids, attributes)?))
     }
 

@@ -37,7 +37,7 @@ impl FeatureLayer for GpkgLayer {
     fn features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<Feature>, StoreError> {
         GpkgLayer::features(self, ids, attributes)
     }
-    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<(Feature, Option<(f64, f64)>)>, StoreError> {
+    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<crate::labels::Labelled>, StoreError> {
         match self.resident.labelled_features(ids, attributes) {
             Some(found) => found,
             None => Ok(crate::labels::with_labels(GpkgLayer::features(self, ids, attributes)?)),

@@ -84,7 +84,7 @@ impl Resident {
 
     /// Features by id with their label points (kept with the rows); `None` when the rows
     /// are not held.
-    pub fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Option<Result<Vec<(Feature, Option<(f64, f64)>)>, StoreError>> {
+    pub fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Option<Result<Vec<crate::labels::Labelled>, StoreError>> {
         let rows = self.rows.read().unwrap();
         let table = rows.as_ref()?;
         Some(ids.iter().filter_map(|id| table.get_labelled(*id, attributes == Attributes::All)).collect())

@@ -97,7 +97,7 @@ impl FeatureTable {
     }
 
     /// [`get`](Self::get) with the feature's label point (computed on first use, then kept).
-    pub fn get_labelled(&self, fid: i64, with_extras: bool) -> Option<Result<(Feature, Option<(f64, f64)>), StoreError>> {
+    pub fn get_labelled(&self, fid: i64, with_extras: bool) -> Option<Result<crate::labels::Labelled, StoreError>> {
         let row = self.row(fid)?;
         Some(Self::feature_of(fid, row, self.kind, with_extras).map(|f| {
             let label = *row.label.get_or_init(|| label_point(&f.geometry));

@@ -122,7 +122,7 @@ impl FeatureLayer for PgLayer {
         ids.iter().filter_map(|id| by_id.remove(id).map(|d| to_feature(*id, d, kind))).collect()
     }
 
-    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<(Feature, Option<(f64, f64)>)>, StoreError> {
+    fn labelled_features(&self, ids: &[i64], attributes: Attributes) -> Result<Vec<crate::labels::Labelled>, StoreError> {
         match self.resident.labelled_features(ids, attributes) {
             Some(found) => found,
             None => Ok(crate::labels::with_labels(self.features(ids, attributes)?)),
