@@ -10,7 +10,7 @@
 
 use crate::progress;
 use crate::raster;
-use crate::report::ImportReport;
+use crate::report::{ImportReport, Units};
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
 use formosa_store::mercator::tiles_covering_m;
@@ -105,7 +105,9 @@ pub fn import_imagery(store: &dyn Imports, opts: &ImageryOptions) -> Result<Impo
         source: path.display().to_string(),
         source_crs: source.srs_label.clone(),
         read: (source.width * source.height) as u64,
+        units: Units::ImagePixels,
         imported: tiles,
+        max_zoom: Some(max_zoom),
         elapsed: started.elapsed(),
         ..Default::default()
     })

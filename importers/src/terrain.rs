@@ -7,7 +7,7 @@
 
 use crate::progress;
 use crate::raster;
-use crate::report::ImportReport;
+use crate::report::{ImportReport, Units};
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
 use formosa_store::mercator::tiles_covering_m;
@@ -148,7 +148,9 @@ pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<Impo
         source: path.display().to_string(),
         source_crs: srs_label,
         read: (width * height) as u64,
+        units: Units::DemCells,
         imported: tiles,
+        max_zoom: Some(max_zoom),
         elapsed: started.elapsed(),
         ..Default::default()
     })
