@@ -110,6 +110,20 @@ fn readme_and_docs_render_with_every_table_link_and_image_intact() {
     assert!(all.is_empty(), "{} problems:\n{}", all.len(), all.join("\n"));
 }
 
+#[test]
+fn readme_shows_pictures_near_the_top() {
+    let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let first_section = text.find("\n## ").expect("a section");
+    let images: Vec<String> = Parser::new_ext(&text, Options::ENABLE_TABLES)
+        .into_offset_iter()
+        .filter_map(|(e, r)| match e {
+            Event::Start(Tag::Image { dest_url, .. }) if r.start < text.find("\n## Using it").unwrap_or(first_section) => Some(dest_url.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(images.len() >= 5, "README shows {} images before 'Using it': {images:?}", images.len());
+}
+
 /// The checker itself finds what it is meant to find, on documents made to fail.
 #[test]
 fn the_checker_catches_a_broken_table_a_dead_link_and_a_missing_image() {
