@@ -8,7 +8,9 @@
 #     OWSLib, headless QGIS — with the official XSDs: pytest in tile-server/tests/ogc, on
 #     Debian's python (/usr/bin/python3: the apt packages, not a pyenv shim).
 #  3. Node tests in web-viewer/tests: tiles decoded with @mapbox/vector-tile, the style
-#     validated with MapLibre's style spec, the viewer in headless Chromium.
+#     validated with MapLibre's style spec, the viewer in headless Chromium. Then the
+#     README's screenshots made again (scripts/screenshots.sh, into a temp dir) and checked.
+#     README.md and docs/*.md are parsed as Markdown in step 1 (cli/tests/docs.rs).
 #  4. The cargo-fuzz targets in fuzz/, each for FORMOSA_FUZZ_SECONDS (default 30) from
 #     the seeds in fuzz/seeds: whole requests through the router, the request parsers,
 #     the importers' attribute handling. A crash is kept in fuzz/artifacts/.
@@ -30,6 +32,11 @@ FORMOSA_REQUIRE_S3=1 cargo test --workspace --no-fail-fast || status=$?
 cargo build -p formosa-cli
 /usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?
 (cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?
+# The README's screenshots made again from the demo store, into a temp dir: each must
+# exist, be a PNG of at most 300 KB and not be blank (scripts/screenshots.sh).
+shots="$(mktemp -d)"
+bash scripts/screenshots.sh "$shots" || status=$?
+rm -rf "$shots"
 for target in ogc_parsers import_attributes http_requests; do
   mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
   cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \

@@ -167,6 +167,9 @@ enum ImportCommand {
         /// Deepest pyramid zoom level. Default: the level matching the DEM's cell size.
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=18))]
         max_zoom: Option<u8>,
+        /// Write the import report (DEM cells read, pyramid tiles written) as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// An orthophoto or disaster image (GeoTIFF or any GDAL raster with 8-bit grey/RGB/RGBA
     /// bands, any CRS) as a WMS/WMTS layer drawn under the base map. Replaces a previous
@@ -186,6 +189,9 @@ enum ImportCommand {
         /// Deepest tile zoom level. Default: the level matching the image's cell size.
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=21))]
         max_zoom: Option<u8>,
+        /// Write the import report (pixels read, tiles written) as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Any other base-map layer (admin boundaries, roads, water, landmarks); needs --layer.
     Vector(VectorArgs),
@@ -402,25 +408,21 @@ fn vector_options(kind: LayerKind, args: &VectorArgs, settings: KindSettings, pr
 
 fn run_import(store: &dyn Store, cmd: ImportCommand, config: &Config, progress: bool) -> Result<ImportReport, String> {
     let settings = KindSettings::with_storey_height(config.import.storey_height_m).map_err(|e| format!("[import] storey_height_m: {e}"))?;
-    let (opts, report_file) = match cmd {
-        ImportCommand::Terrain { file, srs, max_zoom } => {
-            return import_terrain(store, &TerrainOptions { path: file, srs, max_zoom, progress }).map_err(|e| e.to_string());
-        }
-        ImportCommand::Imagery { file, layer, srs, max_zoom } => {
-            return import_imagery(store, &ImageryOptions { path: file, layer, srs, max_zoom, progress }).map_err(|e| e.to_string());
-        }
-        ImportCommand::Cadastral(a) => (vector_options(LayerKind::Cadastral, &a, settings, progress)?, a.report),
-        ImportCommand::Pipelines(a) => (vector_options(LayerKind::Pipelines, &a, settings, progress)?, a.report),
-        ImportCommand::Vector(a) => (vector_options(LayerKind::Vector, &a, settings, progress)?, a.report),
+    let (report, report_file) = match cmd {
+        ImportCommand::Terrain { file, srs, max_zoom, report } => (import_terrain(store, &TerrainOptions { path: file, srs, max_zoom, progress }), report),
+        ImportCommand::Imagery { file, layer, srs, max_zoom, report } => (import_imagery(store, &ImageryOptions { path: file, layer, srs, max_zoom, progress }), report),
+        ImportCommand::Cadastral(a) => (import_vector(store, &vector_options(LayerKind::Cadastral, &a, settings, progress)?), a.report),
+        ImportCommand::Pipelines(a) => (import_vector(store, &vector_options(LayerKind::Pipelines, &a, settings, progress)?), a.report),
+        ImportCommand::Vector(a) => (import_vector(store, &vector_options(LayerKind::Vector, &a, settings, progress)?), a.report),
         ImportCommand::Buildings { args, storey_height } => {
             let s = match storey_height {
                 Some(h) => KindSettings::with_storey_height(h).map_err(|e| format!("--storey-height: {e}"))?,
                 None => settings,
             };
-            (vector_options(LayerKind::Buildings, &args, s, progress)?, args.report)
+            (import_vector(store, &vector_options(LayerKind::Buildings, &args, s, progress)?), args.report)
         }
     };
-    let report = import_vector(store, &opts).map_err(|e| e.to_string())?;
+    let report = report.map_err(|e| e.to_string())?;
     if let Some(path) = report_file {
         let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(&path, json).map_err(|e| format!("cannot write report {}: {e}", path.display()))?;
@@ -452,8 +454,8 @@ fn import_fixtures(store: &dyn Store, dir: &Path, config: &Config, progress: boo
         }
     }
     for cmd in [
-        ImportCommand::Terrain { file: dir.join("terrain/dem_twd97_20m.tif"), srs: None, max_zoom: None },
-        ImportCommand::Imagery { file: dir.join("imagery/typhoon_ortho_twd97.tif"), layer: "typhoon_ortho".into(), srs: None, max_zoom: None },
+        ImportCommand::Terrain { file: dir.join("terrain/dem_twd97_20m.tif"), srs: None, max_zoom: None, report: None },
+        ImportCommand::Imagery { file: dir.join("imagery/typhoon_ortho_twd97.tif"), layer: "typhoon_ortho".into(), srs: None, max_zoom: None, report: None },
     ] {
         let report = run_import(store, cmd, config, progress)?;
         if !quiet {

@@ -143,3 +143,85 @@ fn unknown_crs_bad_layer_name_and_bad_mapping() {
     // Appending parcels to a buildings layer mixes kinds.
     refused(&["import", "cadastral", &shp, "--layer", "buildings", "--append"], &["cannot append cadastral"]);
 }
+
+/// A GeoPackage of two layers: `pipelines` (the fixture's, with geometry) and `owners`, a
+/// table of attributes only (as agencies ship code lists beside their layers).
+fn two_layer_gpkg(dir: &std::path::Path) -> String {
+    let gpkg = dir.join("utility.gpkg").display().to_string();
+    tool("ogr2ogr", &["-f", "GPKG", &gpkg, &fixture("pipelines/pipelines_2d.gpkg"), "pipelines"]);
+    let csv = dir.join("owners.csv");
+    std::fs::write(&csv, "code,owner\nTWC,台灣自來水公司\nCPC,台灣中油\n").unwrap();
+    tool("ogr2ogr", &["-update", "-f", "GPKG", &gpkg, &csv.display().to_string(), "-nln", "owners"]);
+    gpkg
+}
+
+#[test]
+fn a_table_with_no_geometry_column_says_so_not_that_the_crs_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = two_layer_gpkg(dir.path());
+    refused(
+        &["import", "pipelines", &gpkg, "--source-layer", "owners"],
+        &["layer 'owners' has no geometry column", "a table of attributes only", "its layers with geometry are: pipelines (pick one with --source-layer)"],
+    );
+    let r = formosa(&dir.path().join("s.gpkg"), &["import", "pipelines", &gpkg, "--source-layer", "owners"]);
+    assert!(!r.error_line().contains("coordinate reference system") && !r.error_line().contains("--srs"), "{}", r.error_line());
+    // A source with no geometry at all (a CSV of attributes): no layer to point to.
+    refused(
+        &["import", "vector", &dir.path().join("owners.csv").display().to_string(), "--layer", "owners"],
+        &["owners.csv: layer 'owners' has no geometry column", "nothing to put on the map"],
+    );
+}
+
+#[test]
+fn a_layer_that_is_not_in_a_multi_layer_source_lists_those_that_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let gpkg = two_layer_gpkg(dir.path());
+    refused(
+        &["import", "pipelines", &gpkg, "--source-layer", "water_mains"],
+        &["utility.gpkg has no layer 'water_mains'", "its layers are: ", "pipelines", "owners", "--source-layer"],
+    );
+    // The layer that is there imports.
+    let store = dir.path().join("s.gpkg");
+    formosa_ok(&store, &["import", "pipelines", &gpkg, "--source-layer", "pipelines"]);
+    assert_eq!(ogr_count(&store.display().to_string(), Some("pipelines")), ogr_count(&fixture("pipelines/pipelines_2d.gpkg"), None));
+}
+
+#[test]
+fn raster_band_types_the_importers_do_not_take() {
+    // A DEM (one Float32 band) given to the imagery importer.
+    refused(
+        &["import", "imagery", &fixture("terrain/dem_twd97_20m.tif"), "--layer", "ortho"],
+        &["band 1 is Float32, not 8-bit", "`formosa import imagery` takes 8-bit (Byte) bands", "looks like a DEM (`formosa import terrain`)"],
+    );
+    // An RGB orthophoto given to the terrain importer.
+    refused(
+        &["import", "terrain", &fixture("imagery/typhoon_ortho_twd97.tif")],
+        &["band 1 is 8-bit, one of 3 bands of colour: this is an image, not a DEM", "formosa import imagery"],
+    );
+    // Complex numbers (a radar product) are no heights.
+    let dir = tempfile::tempdir().unwrap();
+    let complex = dir.path().join("complex.tif").display().to_string();
+    tool("gdal_translate", &["-q", "-ot", "CFloat32", &fixture("terrain/dem_twd97_20m.tif"), &complex]);
+    refused(&["import", "terrain", &complex], &["band 1 is CFloat32 (complex numbers)", "`formosa import terrain` takes one band of heights", "gdal_translate -ot Float32"]);
+}
+
+#[test]
+fn a_store_given_as_the_source_is_refused_with_what_to_do_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Formosa store, vector and raster.
+    let other = dir.path().join("other.gpkg");
+    formosa_ok(&other, &["import", "buildings", &fixture("buildings/buildings.shp")]);
+    formosa_ok(&other, &["import", "terrain", &fixture("terrain/dem_twd97_20m.tif")]);
+    let o = other.display().to_string();
+    refused(&["import", "buildings", &o], &["other.gpkg is a Formosa store (layers: buildings, terrain)", "not source data", "formosa publish"]);
+    refused(&["import", "terrain", &o], &["is a Formosa store", "serve it with `formosa --store"]);
+    // Tile archives seeded from it: MBTiles and PMTiles.
+    let mbtiles = dir.path().join("b.mbtiles").display().to_string();
+    let pmtiles = dir.path().join("b.pmtiles").display().to_string();
+    for out in [&mbtiles, &pmtiles] {
+        formosa_ok(&other, &["seed", "--bbox", "121.555,25.030,121.570,25.040", "--zoom", "14-15", "--tiles", "buildings", out]);
+    }
+    refused(&["import", "buildings", &mbtiles], &["b.mbtiles is an MBTiles file, a tile archive", "import the files it was made from"]);
+    refused(&["import", "vector", &pmtiles, "--layer", "b"], &["b.pmtiles is a PMTiles archive, a tile archive", "formosa serve --archive NAME="]);
+    refused(&["import", "imagery", &pmtiles], &["is a PMTiles archive"]);
+}

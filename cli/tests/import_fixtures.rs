@@ -180,3 +180,39 @@ fn terrain_pyramid_reads_back_in_gdal_and_matches_the_dem() {
         assert!((a - b).abs() < 3.0, "at {lon},{lat}: DEM {a} m, pyramid {b} m");
     }
 }
+
+/// Summaries and `--report` JSON in the units of the data: a DEM's cells and pyramid
+/// tiles, an image's pixels and tiles, a vector file's features; rates to match.
+#[test]
+fn summaries_and_reports_count_in_the_units_of_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let s = store.display().to_string();
+    let json = |name: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap() };
+    let report = |name: &str| dir.path().join(name).display().to_string();
+
+    let r = formosa_ok(&store, &["import", "terrain", &fixture("terrain/dem_twd97_20m.tif"), "--report", &report("terrain.json")]);
+    let tiles = ogr_sql(&s, "SELECT feature_count FROM formosa_layers WHERE name = 'terrain'")[0].clone();
+    // The fixture DEM is 400 × 400 cells.
+    assert!(r.stdout.contains(&format!("read 160000 DEM cells, wrote {tiles} pyramid tiles (z0–z")), "{}", r.stdout);
+    assert!(r.stdout.contains(" cells/s)") && !r.stdout.contains("features"), "{}", r.stdout);
+    let t = json("terrain.json");
+    assert_eq!(t["cells_read"], 160000, "{t}");
+    assert_eq!(t["tiles_written"].to_string(), tiles, "{t}");
+    assert!(t["cells_per_s"].as_f64().unwrap() > 0.0 && t.get("read").is_none() && t.get("imported").is_none(), "{t}");
+
+    let r = formosa_ok(&store, &["import", "imagery", &fixture("imagery/typhoon_ortho_twd97.tif"), "--layer", "ortho", "--report", &report("imagery.json")]);
+    // 800 × 600 pixels.
+    assert!(r.stdout.contains("read 480000 pixels, wrote ") && r.stdout.contains(" tiles (z0–z") && r.stdout.contains(" pixels/s)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("features"), "{}", r.stdout);
+    let i = json("imagery.json");
+    assert_eq!(i["pixels_read"], 480000, "{i}");
+    assert!(i["tiles_written"].as_u64().unwrap() > 0 && i["pixels_per_s"].as_f64().unwrap() > 0.0, "{i}");
+
+    let r = formosa_ok(&store, &["import", "buildings", &fixture("buildings/buildings.shp"), "--report", &report("buildings.json")]);
+    let stored = ogr_count(&s, Some("buildings"));
+    assert!(r.stdout.contains(&format!("imported {stored}, repaired ")) && r.stdout.contains(" of 1215 read, in ") && r.stdout.contains(" features/s)"), "{}", r.stdout);
+    let b = json("buildings.json");
+    assert_eq!((b["read"].as_u64(), b["imported"].as_u64()), (Some(1215), Some(stored)), "{b}");
+    assert!(b["features_per_s"].as_f64().unwrap() > 0.0 && b["skipped"].is_array(), "{b}");
+}

@@ -18,6 +18,10 @@ fn traversal_and_unservable_paths_get_a_reason_and_no_file() {
     let page = http_get(&addr, "/viewer/index.html");
     assert_eq!(page.status, 200);
     assert!(page.text().contains("maplibre"), "{}", page.text());
+    // The icon every browser asks for: an ICO file, not a 404.
+    let icon = http_get(&addr, "/favicon.ico");
+    assert_eq!((icon.status, icon.content_type().as_str()), (200, "image/x-icon"), "{}", icon.head);
+    assert_eq!(&icon.body[..4], &[0, 0, 1, 0], "an ICO header");
     let secrets = ["[workspace]", "root:x:0", "[package]"];
     let long = "w".repeat(300);
     let long_encoded = "%77".repeat(300);

@@ -10,13 +10,12 @@
 
 use crate::progress;
 use crate::raster;
-use crate::report::ImportReport;
+use crate::report::{ImportReport, Units};
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
 use formosa_store::mercator::tiles_covering_m;
 use formosa_store::raster::TILE_SIZE;
 use formosa_store::Imports;
-use gdal::raster::GdalDataType;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -43,12 +42,25 @@ pub fn import_imagery(store: &dyn Imports, opts: &ImageryOptions) -> Result<Impo
     if !(1..=4).contains(&bands) {
         return Err(ImportError::Unreadable { path: path.clone(), reason: format!("{bands} bands; imagery needs 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)") });
     }
-    for b in 1..=bands {
-        let ty = source.ds.rasterband(b)?.band_type();
-        if ty != GdalDataType::UInt8 {
-            return Err(ImportError::Unreadable {
+    for (i, ty) in source.band_types()?.iter().enumerate() {
+        if ty.name != "Byte" {
+            // One band of heights-like values is most likely a DEM given to the wrong importer.
+            let hint = if bands == 1 && !ty.complex {
+                format!(
+                    "; a single {} band looks like a DEM (`formosa import terrain`); for an image, convert it first, e.g. gdal_translate -ot Byte -scale {} image_8bit.tif",
+                    ty.name,
+                    path.display()
+                )
+            } else {
+                format!("; convert it first, e.g. gdal_translate -ot Byte -scale {} image_8bit.tif", path.display())
+            };
+            return Err(ImportError::BandType {
                 path: path.clone(),
-                reason: format!("band {b} is {}, not 8-bit; convert it first, e.g. gdal_translate -ot Byte -scale {} image_8bit.tif", ty.name(), path.display()),
+                band: i + 1,
+                found: format!("{}, not 8-bit", ty.name),
+                command: "imagery",
+                expected: "8-bit (Byte) bands: 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA)",
+                hint,
             });
         }
     }
@@ -105,7 +117,9 @@ pub fn import_imagery(store: &dyn Imports, opts: &ImageryOptions) -> Result<Impo
         source: path.display().to_string(),
         source_crs: source.srs_label.clone(),
         read: (source.width * source.height) as u64,
+        units: Units::ImagePixels,
         imported: tiles,
+        max_zoom: Some(max_zoom),
         elapsed: started.elapsed(),
         ..Default::default()
     })

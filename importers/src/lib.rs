@@ -35,6 +35,16 @@ pub enum ImportError {
     Empty { path: PathBuf },
     #[error("{path} is {found}; `formosa import {command}` needs {expected}")]
     WrongKind { path: PathBuf, found: String, expected: String, command: String },
+    #[error("{path} has no layer '{name}'; its layers are: {layers} (pass one of them with --source-layer)")]
+    NoSuchLayer { path: PathBuf, name: String, layers: String },
+    #[error("{path}: {table} has no geometry column: it is a table of attributes only, with nothing to put on the map{hint}")]
+    NoGeometry { path: PathBuf, table: String, hint: String },
+    #[error("{path} is a Formosa store (layers: {layers}), not source data to import: serve it with `formosa --store {path} serve`, copy it into another store with `formosa publish {path} DEST`, or export one layer first with ogr2ogr")]
+    FormosaStore { path: PathBuf, layers: String },
+    #[error("{path} is {what}, a tile archive (tiles already cut and simplified, e.g. by `formosa seed`), not source data: import the files it was made from{hint}")]
+    TileArchive { path: PathBuf, what: String, hint: String },
+    #[error("{path}: band {band} is {found}; `formosa import {command}` takes {expected}{hint}")]
+    BandType { path: PathBuf, band: usize, found: String, command: &'static str, expected: &'static str, hint: String },
     #[error("{path} has no coordinate reference system (no .prj or CRS in the file); pass --srs, e.g. --srs EPSG:3826 for TWD97 TM2")]
     NoCrs { path: PathBuf },
     #[error("unknown CRS '{0}': give an EPSG code such as EPSG:3826 (TWD97 TM2), EPSG:3825, EPSG:3828 (TWD67) or EPSG:4326")]

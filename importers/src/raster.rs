@@ -25,10 +25,7 @@ pub struct RasterSource {
 
 /// Opens `path` as a raster for `formosa import {command}` (which needs `expected`).
 pub fn open(path: &Path, srs: Option<&str>, command: &str, expected: &str) -> Result<RasterSource, ImportError> {
-    let meta = std::fs::metadata(path).map_err(|_| ImportError::NotFound(path.to_path_buf()))?;
-    if meta.len() == 0 {
-        return Err(ImportError::Empty { path: path.to_path_buf() });
-    }
+    crate::source::refuse_stores(path)?;
     let ds = Dataset::open_ex(path, DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_RASTER, ..Default::default() }).map_err(|_| {
         if Dataset::open_ex(path, DatasetOptions { open_flags: GdalOpenFlags::GDAL_OF_VECTOR, ..Default::default() }).is_ok() {
             ImportError::WrongKind { path: path.to_path_buf(), found: "vector data".into(), expected: expected.into(), command: command.into() }
@@ -47,7 +44,31 @@ pub fn open(path: &Path, srs: Option<&str>, command: &str, expected: &str) -> Re
     Ok(RasterSource { srs_label: crs::label(&srs), ds, srs, width, height, gt, inv })
 }
 
+/// A band's data type as GDAL names it (Byte, Int16, Float32, CFloat32 …); the gdal
+/// crate's `GdalDataType` has no complex types, so this reads GDAL's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandType {
+    pub name: String,
+    pub complex: bool,
+    /// Byte (and Int8): 8 bits a sample.
+    pub eight_bit: bool,
+}
+
 impl RasterSource {
+    /// The data type of every band, band 1 first.
+    pub fn band_types(&self) -> Result<Vec<BandType>, ImportError> {
+        (1..=self.ds.raster_count())
+            .map(|b| {
+                let band = self.ds.rasterband(b)?;
+                let ty = unsafe { gdal_sys::GDALGetRasterDataType(band.c_rasterband()) };
+                let name = unsafe { std::ffi::CStr::from_ptr(gdal_sys::GDALGetDataTypeName(ty)) }.to_string_lossy().into_owned();
+                let complex = unsafe { gdal_sys::GDALDataTypeIsComplex(ty) } != 0;
+                let eight_bit = unsafe { gdal_sys::GDALGetDataTypeSizeBits(ty) } == 8;
+                Ok(BandType { name, complex, eight_bit })
+            })
+            .collect()
+    }
+
     /// The raster's footprint in Web Mercator metres (from points along its edges), and
     /// the latitude of its middle.
     pub fn footprint_m(&self) -> Result<(Envelope, f64), ImportError> {

@@ -64,10 +64,41 @@ fn check_file(path: &Path) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// Opens `path` as vector data. `command` and `expected` phrase the error when it is not.
-pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<VectorSource, ImportError> {
+/// Refuses what is no source data although GDAL opens it: a Formosa store (a GeoPackage
+/// with the `formosa_layers` catalogue) and tile archives (MBTiles, PMTiles), whose tiles
+/// are already cut, clipped and simplified. Every importer calls it first.
+pub fn refuse_stores(path: &Path) -> Result<(), ImportError> {
     init_gdal();
     check_file(path)?;
+    let mut magic = [0u8; 7];
+    if std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && magic == *b"PMTiles" {
+        return Err(ImportError::TileArchive {
+            path: path.to_path_buf(),
+            what: "a PMTiles archive".into(),
+            hint: format!(", or serve it as it is with `formosa serve --archive NAME={}`", path.display()),
+        });
+    }
+    let flags = GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_RASTER | GdalOpenFlags::GDAL_OF_READONLY;
+    let Ok(dataset) = Dataset::open_ex(path, DatasetOptions { open_flags: flags, ..Default::default() }) else {
+        return Ok(()); // the importer's own open says why it cannot be read
+    };
+    match dataset.driver().short_name().as_str() {
+        "MBTiles" => Err(ImportError::TileArchive { path: path.to_path_buf(), what: "an MBTiles file".into(), hint: String::new() }),
+        "GPKG" => match dataset.layer_by_name("formosa_layers") {
+            Ok(mut catalogue) => {
+                let names: Vec<String> = catalogue.features().filter_map(|f| f.field_index("name").and_then(|i| f.field_as_string(i)).ok().flatten()).collect();
+                let layers = if names.is_empty() { "none yet".to_string() } else { names.join(", ") };
+                Err(ImportError::FormosaStore { path: path.to_path_buf(), layers })
+            }
+            Err(_) => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` as vector data. `command` and `expected` phrase the error when it is not.
+pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<VectorSource, ImportError> {
+    refuse_stores(path)?;
     let encoding_opt = opts.encoding.as_ref().map(|e| format!("ENCODING={}", e.to_uppercase()));
     let open_options: Vec<&str> = encoding_opt.iter().map(String::as_str).collect();
     let dataset = Dataset::open_ex(
@@ -104,13 +135,24 @@ pub fn open_vector(path: &Path, opts: &OpenOptions, command: &str) -> Result<Vec
     if dataset.layer_count() == 0 {
         return Err(ImportError::Empty { path: path.to_path_buf() });
     }
+    // Every layer, and whether it has a geometry column, for the messages below.
+    let layers: Vec<(String, bool)> = dataset.layers().map(|l| (l.name(), l.defn().geom_fields().count() > 0)).collect();
     let layer = match &opts.source_layer {
-        Some(name) => {
-            let names: Vec<String> = dataset.layers().map(|l| l.name()).collect();
-            dataset.into_layer_by_name(name).map_err(|_| ImportError::Mapping(format!("{}: no layer '{name}'; its layers are: {}", path.display(), names.join(", "))))?
-        }
+        Some(name) => dataset.into_layer_by_name(name).map_err(|_| ImportError::NoSuchLayer {
+            path: path.to_path_buf(),
+            name: name.clone(),
+            layers: layers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+        })?,
         None => dataset.into_layer(0)?,
     };
+    if layer.defn().geom_fields().count() == 0 {
+        let spatial: Vec<&str> = layers.iter().filter(|(_, g)| *g).map(|(n, _)| n.as_str()).collect();
+        let hint = match spatial.as_slice() {
+            [] => String::new(),
+            some => format!("; its layers with geometry are: {} (pick one with --source-layer)", some.join(", ")),
+        };
+        return Err(ImportError::NoGeometry { path: path.to_path_buf(), table: format!("layer '{}'", layer.name()), hint });
+    }
     let srs = match (&opts.srs, layer.spatial_ref()) {
         (Some(text), _) => crs::parse_srs(text)?,
         (None, Some(srs)) => srs,

@@ -7,7 +7,7 @@
 
 use crate::progress;
 use crate::raster;
-use crate::report::ImportReport;
+use crate::report::{ImportReport, Units};
 use crate::source::init_gdal;
 use crate::{crs, ImportError};
 use formosa_store::mercator::tiles_covering_m;
@@ -68,6 +68,7 @@ pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<Impo
     let source = raster::open(path, opts.srs.as_deref(), "terrain", "a DEM raster (GeoTIFF or any GDAL raster)")?;
     let (srs_label, inv) = (source.srs_label.clone(), source.inv);
     let ds = &source.ds;
+    check_dem_bands(&source, path)?;
     let band = ds.rasterband(1)?;
     let (width, height) = band.size();
     let nodata = band.no_data_value();
@@ -148,10 +149,34 @@ pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<Impo
         source: path.display().to_string(),
         source_crs: srs_label,
         read: (width * height) as u64,
+        units: Units::DemCells,
         imported: tiles,
+        max_zoom: Some(max_zoom),
         elapsed: started.elapsed(),
         ..Default::default()
     })
+}
+
+/// A DEM is one band of heights in a real or integer type: refuse an image (bands of
+/// 8-bit colour) and complex bands (radar), saying which importer or conversion fits.
+fn check_dem_bands(source: &raster::RasterSource, path: &std::path::Path) -> Result<(), ImportError> {
+    let types = source.band_types()?;
+    let bands = types.len();
+    let expected = "one band of heights (Int16, UInt16, Int32, UInt32, Float32 or Float64)";
+    let refuse = |band: usize, found: String, hint: String| ImportError::BandType { path: path.to_path_buf(), band, found, command: "terrain", expected, hint };
+    if bands > 1 && types.iter().all(|t| t.eight_bit) {
+        return Err(refuse(1, format!("8-bit, one of {bands} bands of colour: this is an image, not a DEM"), "; import it with `formosa import imagery`".into()));
+    }
+    if let Some((i, t)) = types.iter().enumerate().find(|(_, t)| t.complex) {
+        return Err(refuse(i + 1, format!("{} (complex numbers)", t.name), format!("; keep the heights only, e.g. gdal_translate -ot Float32 -b 1 {} dem.tif", path.display())));
+    }
+    if bands > 1 {
+        return Err(refuse(2, format!("one of {bands} bands"), format!("; keep the heights band only, e.g. gdal_translate -b 1 {} dem.tif", path.display())));
+    }
+    if types[0].eight_bit {
+        return Err(refuse(1, format!("{} (8-bit: heights of 0–255 m at most; an image?)", types[0].name), "; an image goes to `formosa import imagery`".into()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = std::time::Duration::from_secs(state.config.request_timeout_s.max(1));
     Router::new()
         .route("/", get(meta::index))
+        .route("/favicon.ico", get(meta::favicon))
         .route("/health", get(meta::health))
         .route("/catalog", get(meta::catalog))
         .route("/tiles", get(tiles::catalog))

@@ -132,3 +132,46 @@ test('buildings and pipes load as 3D Tiles and a click picks them with their att
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+/**
+ * Opens `url` in a fresh page and records what a user would see in the console: console
+ * errors, uncaught exceptions, failed requests and responses with status ≥ 400.
+ */
+async function cleanLoad(url, loaded) {
+  const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location()?.url ?? ''})`); });
+  page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`); });
+  await page.goto(url);
+  await page.waitForFunction(loaded, null, { timeout: 60_000 });
+  // The icon the page links to, as the browser fetches it for the tab.
+  const icon = await page.evaluate(async () => {
+    const href = document.querySelector('link[rel="icon"]')?.href;
+    if (!href) return null;
+    const r = await fetch(href);
+    return { href, status: r.status, type: r.headers.get('content-type'), bytes: (await r.arrayBuffer()).byteLength };
+  });
+  const title = await page.title();
+  await page.close();
+  return { problems, icon, title };
+}
+
+test('a clean load of the 2D and the 3D page has no console error and no 404, a title and an icon', async () => {
+  const pages = [
+    [`${demo.base}/#16/25.0335/121.5620`, () => window.formosaMap?.loaded() && window.formosaMap.areTilesLoaded(), /2D/],
+    [`${demo.base}/viewer/3d.html#121.5600/25.0300/2500`, () => window.formosa3d?.viewer.scene.globe.tilesLoaded, /3D/],
+  ];
+  for (const [url, loaded, titled] of pages) {
+    const { problems, icon, title } = await cleanLoad(url, loaded);
+    assert.deepEqual(problems, [], `${url}: console errors or failed requests`);
+    assert.match(title, /^Formosa 國家共通底圖/, url);
+    assert.match(title, titled, url);
+    assert.ok(icon, `${url} links an icon`);
+    assert.equal(icon.href, `${demo.base}/favicon.ico`);
+    assert.equal(icon.status, 200, `${icon.href}`);
+    assert.equal(icon.type, 'image/x-icon');
+    assert.ok(icon.bytes > 100, `icon of ${icon.bytes} bytes`);
+  }
+});

@@ -68,6 +68,15 @@ pub async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(S
     }
 }
 
+/// The viewer's icon (`web-viewer/favicon.ico`), which browsers ask for on every page.
+pub async fn favicon(State(s): State<AppState>) -> Result<Response, Problem> {
+    let path = s.config.viewer_dir.join("favicon.ico");
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok(([(header::CONTENT_TYPE, "image/x-icon"), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response()),
+        Err(_) => Err(Problem::not_found(format!("no favicon.ico in the viewer folder {}", s.config.viewer_dir.display()))),
+    }
+}
+
 /// The web viewer when it is installed, else a plain page listing the layers.
 pub async fn index(State(s): State<AppState>) -> Response {
     let page = s.config.viewer_dir.join("index.html");
@@ -90,7 +99,7 @@ fn landing(s: &AppState) -> Response {
         ));
     }
     let page = format!(
-        "<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\"><title>Formosa 國家共通底圖</title></head>\
+        "<!doctype html><html lang=\"zh-Hant\"><head><meta charset=\"utf-8\"><title>Formosa 國家共通底圖</title><link rel=\"icon\" href=\"/favicon.ico\"></head>\
          <body><h1>Formosa — 國家共通底圖</h1><p>Endpoints: <a href=\"/catalog\">/catalog</a>, <a href=\"/health\">/health</a></p>\
          <table border=\"1\"><tr><th>layer</th><th>kind</th><th>features / tiles</th><th>source CRS</th><th>imported</th></tr>{rows}</table></body></html>"
     );
