@@ -258,6 +258,13 @@ impl TileCache {
         tile
     }
 
+    /// Makes the tile for `key` with `make` between `begin` and `finish`, so an edit that
+    /// lands while it is made keeps the stale result out of the cache.
+    pub fn make<E>(&self, key: TileKey, make: impl FnOnce() -> Result<CachedTile, E>) -> Result<Arc<CachedTile>, E> {
+        let build = self.begin(key);
+        Ok(self.finish(build, make()?))
+    }
+
     /// Drops the cached tiles at these places whose kind passes `kind` (and spoils builds
     /// of such tiles under way).
     pub fn invalidate_places(&self, places: &[Place], kind: impl Fn(&TileKind) -> bool) {

@@ -37,13 +37,16 @@ impl TileService {
         if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
+        self.built_on_builder(key, make).await
+    }
+
+    /// The tile for `key` made by `make` on a builder, unless a request that reached a
+    /// builder first has cached it meanwhile.
+    async fn built_on_builder(&self, key: TileKey, make: impl FnOnce() -> Result<CachedTile, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
         let cache = self.cache.clone();
-        self.run(move || {
-            if let Some(tile) = cache.get(&key) {
-                return Ok(tile); // made by a request that reached a builder before us
-            }
-            let build = cache.begin(key);
-            Ok(cache.finish(build, make()?))
+        self.run(move || match cache.get(&key) {
+            Some(tile) => Ok(tile),
+            None => cache.make(key, make),
         })
         .await
         .map_err(Problem::from)?
@@ -75,10 +78,9 @@ impl TileService {
             }
         };
         if inline {
-            let build = self.cache.begin(key);
-            return Ok(self.cache.finish(build, make()?));
+            return self.cache.make(key, make);
         }
-        self.cached_or_built(key, make).await
+        self.built_on_builder(key, make).await
     }
 
     /// Runs CPU-bound drawing (tiles, maps, plans) on one of the tile-builder threads: a
@@ -99,11 +101,7 @@ pub fn composite(store: &dyn Catalog, cache: &TileCache, layers: &[String], z: u
         let key = TileKey::new(TileKind::mvt_part(layer), z, x, y);
         let part = match cache.get(&key) {
             Some(part) => part,
-            None => {
-                let build = cache.begin(key);
-                let raw = tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y).map_err(Problem::from)?;
-                cache.finish(build, CachedTile::part(raw))
-            }
+            None => cache.make(key, || tiles::vector_tile(store, std::slice::from_ref(layer), z, x, y).map(CachedTile::part).map_err(Problem::from))?,
         };
         parts.push(part);
     }
