@@ -21,8 +21,13 @@ pub fn render_tile(
     layer: &str,
     format: ImageFormat,
 ) -> Result<Vec<u8>, String> {
-    let transparent = layer != BASEMAP && format != ImageFormat::Jpeg;
-    let req = MapRequest { view: set.tile_view(level, row, col), layers: vec![layer.to_string()], transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX };
+    let req = tile_request(set, level, row, col, layer, format);
     let pixmap = renderer.render(store, Some(rasters), &req).map_err(|e| e.to_string())?;
     encode(&pixmap, format)
+}
+
+/// The map a WMTS tile is: what `render_tile` draws, and what its cost is estimated on.
+pub fn tile_request(set: &TileMatrixSet, level: usize, row: u32, col: u32, layer: &str, format: ImageFormat) -> MapRequest {
+    let transparent = layer != BASEMAP && format != ImageFormat::Jpeg;
+    MapRequest { view: set.tile_view(level, row, col), layers: vec![layer.to_string()], transparent, bgcolor: None, label_margin: LABEL_MARGIN_PX }
 }

@@ -1,5 +1,6 @@
-//! The tile builders: a fixed pool of threads, one per core, that draw every tile and map
-//! (MVT, WMS/WMTS, 3D Tiles), so that a surge queues instead of time-slicing.
+//! The tile builders: a fixed pool of threads, one per core (at least two), that draw
+//! every tile and map (MVT, WMS/WMTS, 3D Tiles, terrain), so that a surge queues instead
+//! of time-slicing — and a scheduler in front of them that keeps the queue fair.
 //!
 //! Threads of their own rather than a semaphore over `spawn_blocking`: under the soak's
 //! surge (256 connections on 2 cores) the async workers' run queues were milliseconds
@@ -7,55 +8,356 @@
 //! handed to a waiting task that had to be polled too before it started. Builds took
 //! 0.15 ms (p50) while permits were waited for 90–150 ms (p50). A builder thread takes
 //! the next job the moment it is done with one.
+//!
+//! Fairness (the model is GeoServer's control-flow module: limits per request class):
+//! - Work comes in two classes, estimated before the build (`Cost`): cheap (tiles,
+//!   terrain, 3D Tiles, clicks) and heavy (large maps, tiles that read very many
+//!   features). A free builder always takes cheap work first, and heavy work may hold at
+//!   most all builders but one, so a cheap job waits for at most one cheap job per
+//!   builder ahead of it, never for a 4096² map. One FIFO for everything made a z15 tile
+//!   wait 23.9 s behind six 4096² GetMaps.
+//! - Within a class the queue is served round-robin by client address: with k clients
+//!   waiting, each gets every k-th free builder however many requests it sent. A client
+//!   may have at most `max_heavy_per_client` heavy jobs queued or running; more are
+//!   refused (503) so that one desktop user's batch cannot fill the heavy queue.
+//! - A job whose requester went away (the client disconnected, or the request timed
+//!   out) is skipped when its turn comes; a map being drawn sees it at its next step
+//!   (`Ticket::check`) and stops, as it does past its time limit.
 
+use crate::metrics::BuildMetrics;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-type Job = Box<dyn FnOnce() + Send>;
+/// How expensive a build is, known before it starts: the pixels it draws and the
+/// features it reads (R-tree counts, nothing read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub pixels: u64,
+    pub features: usize,
+}
 
-/// Jobs waiting at most; beyond that a request is refused with 503 rather than queued.
+/// The two classes of work the scheduler keeps apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    Cheap,
+    Heavy,
+}
+
+impl Class {
+    pub const ALL: [Class; 2] = [Class::Cheap, Class::Heavy];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Cheap => "cheap",
+            Class::Heavy => "heavy",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a build makes, for the build-time metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildKind {
+    VectorTile,
+    WmtsTile,
+    Terrain,
+    Tiles3d,
+    Plan3d,
+    Map,
+    FeatureInfo,
+    Legend,
+}
+
+impl BuildKind {
+    pub const ALL: [BuildKind; 8] =
+        [BuildKind::VectorTile, BuildKind::WmtsTile, BuildKind::Terrain, BuildKind::Tiles3d, BuildKind::Plan3d, BuildKind::Map, BuildKind::FeatureInfo, BuildKind::Legend];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BuildKind::VectorTile => "vector_tile",
+            BuildKind::WmtsTile => "wmts_tile",
+            BuildKind::Terrain => "terrain",
+            BuildKind::Tiles3d => "3dtiles",
+            BuildKind::Plan3d => "3dtiles_plan",
+            BuildKind::Map => "wms_map",
+            BuildKind::FeatureInfo => "feature_info",
+            BuildKind::Legend => "legend",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where the line between cheap and heavy lies, and how much heavy work may wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Builds drawing more pixels than this are heavy (default 1024 × 1024: a WMTS tile
+    /// is 256², a desktop GIS canvas 2–8 M pixels).
+    pub heavy_pixels: u64,
+    /// Builds reading more features than this are heavy (low-zoom composites).
+    pub heavy_features: usize,
+    /// Heavy jobs waiting at most, over all clients.
+    pub max_queued_heavy: usize,
+    /// Heavy jobs one client may have queued or running.
+    pub max_heavy_per_client: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { heavy_pixels: 1024 * 1024, heavy_features: 50_000, max_queued_heavy: 64, max_heavy_per_client: 8 }
+    }
+}
+
+impl Limits {
+    pub fn class(&self, cost: Cost) -> Class {
+        if cost.pixels > self.heavy_pixels || cost.features > self.heavy_features {
+            Class::Heavy
+        } else {
+            Class::Cheap
+        }
+    }
+}
+
+/// One build as the scheduler sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Work {
+    pub kind: BuildKind,
+    pub class: Class,
+    /// Longest the build may draw for, from its start (maps: `max_render_time_s`).
+    pub time_limit: Option<Duration>,
+}
+
+impl Work {
+    pub fn new(kind: BuildKind, class: Class) -> Work {
+        Work { kind, class, time_limit: None }
+    }
+
+    pub fn cheap(kind: BuildKind) -> Work {
+        Work::new(kind, Class::Cheap)
+    }
+
+    pub fn within(self, limit: Duration) -> Work {
+        Work { time_limit: Some(limit), ..self }
+    }
+}
+
+/// Cheap jobs waiting at most; beyond that a request is refused with 503 rather than queued.
 pub const MAX_QUEUED: usize = 4096;
 
+/// Why a build stopped before its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Nobody waits for the result any more.
+    Cancelled,
+    /// It drew for longer than its time limit.
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Cancelled => write!(f, "the client went away"),
+            Stop::TimedOut(limit) => write!(f, "drawing took longer than the server allows ({} s, max_render_time_s)", limit.as_secs_f64()),
+        }
+    }
+}
+
+/// What a running build asks, between its steps, whether to go on.
+pub struct Ticket {
+    cancelled: Arc<AtomicBool>,
+    deadline: Option<(Instant, Duration)>,
+    stopped: std::cell::Cell<Option<Stop>>,
+}
+
+impl Ticket {
+    /// `Err` once the requester went away or the time limit passed: stop drawing.
+    pub fn check(&self) -> Result<(), Stop> {
+        let stop = if self.cancelled.load(Ordering::Relaxed) {
+            Some(Stop::Cancelled)
+        } else {
+            self.deadline.filter(|(at, _)| Instant::now() >= *at).map(|(_, limit)| Stop::TimedOut(limit))
+        };
+        match stop {
+            Some(s) => {
+                self.stopped.set(Some(s));
+                Err(s)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A ticket that never stops (for work run outside the builders).
+    pub fn unlimited() -> Ticket {
+        Ticket { cancelled: Arc::default(), deadline: None, stopped: Default::default() }
+    }
+}
+
+/// Maps stop at their next drawing step.
+impl formosa_encoders::render::Interrupt for Ticket {
+    fn stop(&self) -> Option<String> {
+        self.check().err().map(|s| s.to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("the server is busy: {waiting} {class} jobs are waiting to be drawn; retry in a moment")]
+    Busy { class: &'static str, waiting: usize },
+    #[error("you have {0} large maps queued or being drawn; wait for them before asking for more")]
+    ClientShare(usize),
+    #[error("drawing failed: {0}")]
+    Failed(String),
+}
+
+impl BuildError {
+    /// Seconds a refused client should wait before trying again.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            BuildError::Busy { class: "heavy", .. } | BuildError::ClientShare(_) => Some(10),
+            BuildError::Busy { .. } => Some(1),
+            BuildError::Failed(_) => None,
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The address of the client a request came from, set around each request by the
+    /// router (`server.rs`) so the scheduler can share builders by client.
+    pub static CLIENT: IpAddr;
+}
+
+fn current_client() -> IpAddr {
+    CLIENT.try_with(|c| *c).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+type JobFn = Box<dyn FnOnce(&Ticket) + Send>;
+
+struct Job {
+    work: Work,
+    client: IpAddr,
+    queued_at: Instant,
+    cancelled: Arc<AtomicBool>,
+    run: JobFn,
+}
+
+/// One class's waiting jobs: a queue per client, and the clients in round-robin order.
+#[derive(Default)]
+struct ClassQueue {
+    turns: VecDeque<IpAddr>,
+    by_client: HashMap<IpAddr, VecDeque<Job>>,
+    len: usize,
+}
+
+impl ClassQueue {
+    fn push(&mut self, job: Job) {
+        let queue = self.by_client.entry(job.client).or_default();
+        if queue.is_empty() {
+            self.turns.push_back(job.client);
+        }
+        queue.push_back(job);
+        self.len += 1;
+    }
+
+    /// The next client's oldest job; that client goes to the back of the turns.
+    fn pop(&mut self) -> Option<Job> {
+        let client = self.turns.pop_front()?;
+        let queue = self.by_client.get_mut(&client).expect("a client in turn has jobs");
+        let job = queue.pop_front().expect("non-empty");
+        if queue.is_empty() {
+            self.by_client.remove(&client);
+        } else {
+            self.turns.push_back(client);
+        }
+        self.len -= 1;
+        Some(job)
+    }
+}
+
+struct Queues {
+    classes: [ClassQueue; 2],
+    heavy_running: usize,
+    /// Heavy jobs queued or running, by client.
+    heavy_by_client: HashMap<IpAddr, usize>,
+}
+
+impl Queues {
+    /// Cheap work first; heavy work only while fewer than `heavy_max` builders draw it.
+    fn next(&mut self, heavy_max: usize) -> Option<Job> {
+        if let Some(job) = self.classes[Class::Cheap.index()].pop() {
+            return Some(job);
+        }
+        if self.heavy_running < heavy_max {
+            let job = self.classes[Class::Heavy.index()].pop()?;
+            self.heavy_running += 1;
+            return Some(job);
+        }
+        None
+    }
+
+    fn heavy_done(&mut self, client: IpAddr, running: bool) {
+        if running {
+            self.heavy_running -= 1;
+        }
+        if let Some(n) = self.heavy_by_client.get_mut(&client) {
+            *n -= 1;
+            if *n == 0 {
+                self.heavy_by_client.remove(&client);
+            }
+        }
+    }
+}
+
+struct Scheduler {
+    queues: Mutex<Queues>,
+    wake: Condvar,
+    /// Changed when the configuration is reloaded.
+    limits: std::sync::RwLock<Limits>,
+    /// Builders that may draw heavy work at once: all but one.
+    heavy_max: usize,
+    metrics: Arc<BuildMetrics>,
+}
+
 pub struct Builders {
-    jobs: Sender<Job>,
-    queued: Arc<AtomicUsize>,
+    scheduler: Arc<Scheduler>,
     /// Jobs queued or being drawn, and the number of threads.
     in_flight: Arc<AtomicUsize>,
     threads: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("the server is busy: {0} tiles and maps are waiting to be drawn; retry in a moment")]
-    Busy(usize),
-    #[error("drawing failed: {0}")]
-    Failed(String),
-}
-
 impl Builders {
-    /// Starts `threads` builder threads (at least one).
-    pub fn new(threads: usize) -> Self {
-        let threads = threads.max(1);
-        let (jobs, rx) = channel::<Job>();
-        let rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(rx));
-        let queued = Arc::new(AtomicUsize::new(0));
+    /// Starts `threads` builder threads (at least two: one is always free of heavy work).
+    pub fn new(threads: usize, limits: Limits, metrics: Arc<BuildMetrics>) -> Self {
+        let threads = threads.max(2);
+        let queues = Queues { classes: Default::default(), heavy_running: 0, heavy_by_client: HashMap::new() };
+        let scheduler = Arc::new(Scheduler { queues: Mutex::new(queues), wake: Condvar::new(), limits: std::sync::RwLock::new(limits), heavy_max: threads - 1, metrics });
         for i in 0..threads {
-            let (rx, queued) = (rx.clone(), queued.clone());
-            std::thread::Builder::new()
-                .name(format!("tile-builder-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock().unwrap().recv() {
-                        Ok(job) => job,
-                        Err(_) => return, // the pool was dropped
-                    };
-                    queued.fetch_sub(1, Ordering::Relaxed);
-                    job();
-                })
-                .expect("spawn a tile builder thread");
+            let scheduler = scheduler.clone();
+            std::thread::Builder::new().name(format!("tile-builder-{i}")).spawn(move || scheduler.work()).expect("spawn a tile builder thread");
         }
-        Builders { jobs, queued, in_flight: Arc::new(AtomicUsize::new(0)), threads }
+        Builders { scheduler, in_flight: Arc::new(AtomicUsize::new(0)), threads }
+    }
+
+    /// The class a build of this cost falls in.
+    pub fn class(&self, cost: Cost) -> Class {
+        self.scheduler.limits.read().unwrap().class(cost)
+    }
+
+    /// New limits (a reloaded configuration), for the jobs queued from now on.
+    pub fn set_limits(&self, limits: Limits) {
+        *self.scheduler.limits.write().unwrap() = limits;
+    }
+
+    pub fn metrics(&self) -> &BuildMetrics {
+        &self.scheduler.metrics
     }
 
     /// Whether a builder thread has nothing to do: then its core is free, and a small job
@@ -64,27 +366,31 @@ impl Builders {
         self.in_flight.load(Ordering::Relaxed) < self.threads
     }
 
-    /// Runs `f` on a builder thread and waits for its result. A panic in `f` is a
-    /// `Failed` error for this request only; the thread lives on.
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, BuildError> {
-        let waiting = self.queued.fetch_add(1, Ordering::Relaxed);
-        if waiting >= MAX_QUEUED {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            return Err(BuildError::Busy(waiting));
-        }
+    /// Jobs waiting, by class.
+    pub fn queued(&self) -> [usize; 2] {
+        let q = self.scheduler.queues.lock().unwrap();
+        [q.classes[0].len, q.classes[1].len]
+    }
+
+    /// Runs `f` on a builder thread, in its turn, and waits for its result. A panic in
+    /// `f` is a `Failed` error for this request only; the thread lives on. Dropping the
+    /// returned future (the client went away) cancels the job.
+    pub async fn run<T: Send + 'static>(&self, work: Work, f: impl FnOnce(&Ticket) -> T + Send + 'static) -> Result<T, BuildError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
         let in_flight = self.in_flight.clone();
+        let job = Job {
+            work,
+            client: current_client(),
+            queued_at: Instant::now(),
+            cancelled: cancelled.clone(),
+            run: Box::new(move |ticket: &Ticket| {
+                let _ = tx.send(catch_unwind(AssertUnwindSafe(|| f(ticket))));
+            }),
+        };
+        self.scheduler.enqueue(job)?;
         in_flight.fetch_add(1, Ordering::Relaxed);
-        let job: Job = Box::new(move || {
-            let out = catch_unwind(AssertUnwindSafe(f));
-            in_flight.fetch_sub(1, Ordering::Relaxed);
-            let _ = tx.send(out);
-        });
-        if self.jobs.send(job).is_err() {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
-            return Err(BuildError::Failed("the tile builders have stopped".into()));
-        }
+        let _leaving = CancelOnDrop { cancelled, in_flight };
         match rx.await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(panic)) => {
@@ -96,21 +402,104 @@ impl Builders {
     }
 }
 
+/// Held by a waiting request: when it goes (answered, or dropped because the client
+/// left), its job no longer counts as in flight, and a job not yet done is cancelled.
+struct CancelOnDrop {
+    cancelled: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Scheduler {
+    fn enqueue(&self, job: Job) -> Result<(), BuildError> {
+        let class = job.work.class;
+        let limits = *self.limits.read().unwrap();
+        let mut q = self.queues.lock().unwrap();
+        let waiting = q.classes[class.index()].len;
+        let cap = if class == Class::Heavy { limits.max_queued_heavy } else { MAX_QUEUED };
+        if waiting >= cap {
+            drop(q);
+            self.metrics.refused(class, "queue_full");
+            return Err(BuildError::Busy { class: class.name(), waiting });
+        }
+        if class == Class::Heavy {
+            let mine = q.heavy_by_client.entry(job.client).or_default();
+            if *mine >= limits.max_heavy_per_client {
+                let n = *mine;
+                drop(q);
+                self.metrics.refused(class, "client_share");
+                return Err(BuildError::ClientShare(n));
+            }
+            *mine += 1;
+        }
+        q.classes[class.index()].push(job);
+        drop(q);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// A builder thread's life: take the next job in turn, run it, account for it.
+    fn work(&self) {
+        loop {
+            let job = {
+                let mut q = self.queues.lock().unwrap();
+                loop {
+                    if let Some(job) = q.next(self.heavy_max) {
+                        break job;
+                    }
+                    q = self.wake.wait(q).unwrap();
+                }
+            };
+            let Job { work, client, queued_at, cancelled, run } = job;
+            let started = Instant::now();
+            if cancelled.load(Ordering::Relaxed) {
+                // Dropping `run` drops its sender: nobody is listening anyway.
+                self.metrics.cancelled(work.class, "queued");
+            } else {
+                self.metrics.waited(work.class, started - queued_at);
+                let ticket = Ticket { cancelled, deadline: work.time_limit.map(|l| (started + l, l)), stopped: Default::default() };
+                run(&ticket);
+                match ticket.stopped.get() {
+                    Some(Stop::Cancelled) => self.metrics.cancelled(work.class, "running"),
+                    Some(Stop::TimedOut(_)) => self.metrics.timed_out(work.kind),
+                    None => {}
+                }
+                self.metrics.built(work.kind, started.elapsed());
+            }
+            if work.class == Class::Heavy {
+                self.queues.lock().unwrap().heavy_done(client, true);
+                // A heavy slot is free: a builder asleep with only heavy work left may go on.
+                self.wake.notify_one();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pool(threads: usize) -> Arc<Builders> {
+        Arc::new(Builders::new(threads, Limits::default(), Arc::new(BuildMetrics::detached())))
+    }
+
     #[tokio::test]
     async fn runs_jobs_and_survives_a_panic() {
-        let pool = Builders::new(2);
-        assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
-        let err = pool.run(|| -> u8 { panic!("bad tile") }).await.unwrap_err();
+        let pool = pool(2);
+        let cheap = Work::cheap(BuildKind::VectorTile);
+        assert_eq!(pool.run(cheap, |_| 6 * 7).await.unwrap(), 42);
+        let err = pool.run(cheap, |_| -> u8 { panic!("bad tile") }).await.unwrap_err();
         assert!(err.to_string().contains("bad tile"), "{err}");
-        let pool = Arc::new(pool);
         let waiting: Vec<_> = (0..64)
             .map(|i| {
                 let pool = pool.clone();
-                tokio::spawn(async move { pool.run(move || i * 2).await.unwrap() })
+                tokio::spawn(async move { pool.run(cheap, move |_| i * 2).await.unwrap() })
             })
             .collect();
         let mut sum = 0;
@@ -118,5 +507,84 @@ mod tests {
             sum += w.await.unwrap();
         }
         assert_eq!(sum, (0..64).map(|i| i * 2).sum::<i32>());
+    }
+
+    /// Heavy work never holds the last builder: a cheap job queued behind four slow heavy
+    /// ones is done while the first heavy one is still drawing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cheap_work_passes_heavy_work() {
+        let pool = pool(2);
+        let heavy = Work::new(BuildKind::Map, Class::Heavy);
+        let maps: Vec<_> = (0..4)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.run(heavy, |_| std::thread::sleep(Duration::from_millis(300))).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        pool.run(Work::cheap(BuildKind::VectorTile), |_| ()).await.unwrap();
+        assert!(t.elapsed() < Duration::from_millis(200), "the cheap job waited {:?}", t.elapsed());
+        for m in maps {
+            m.await.unwrap().unwrap();
+        }
+    }
+
+    /// Within a class, clients take turns: a second client's one job is not queued behind
+    /// the first client's hundred.
+    #[test]
+    fn clients_take_turns() {
+        let mut q = ClassQueue::default();
+        let job =
+            |ip: [u8; 4]| Job { work: Work::cheap(BuildKind::VectorTile), client: IpAddr::from(ip), queued_at: Instant::now(), cancelled: Arc::default(), run: Box::new(|_| {}) };
+        for _ in 0..100 {
+            q.push(job([10, 0, 0, 1]));
+        }
+        q.push(job([10, 0, 0, 2]));
+        let order: Vec<IpAddr> = (0..4).map(|_| q.pop().unwrap().client).collect();
+        assert_eq!(order[1], IpAddr::from([10, 0, 0, 2]), "{order:?}");
+        assert_eq!(q.len, 97);
+    }
+
+    #[tokio::test]
+    async fn a_client_has_a_share_of_the_heavy_queue_and_a_dropped_request_is_skipped() {
+        let metrics = Arc::new(BuildMetrics::detached());
+        let limits = Limits { max_heavy_per_client: 2, ..Limits::default() };
+        let pool = Arc::new(Builders::new(2, limits, metrics.clone()));
+        let heavy = Work::new(BuildKind::Map, Class::Heavy);
+        let slow = |pool: Arc<Builders>| tokio::spawn(async move { pool.run(heavy, |_| std::thread::sleep(Duration::from_millis(200))).await });
+        let (a, b) = (slow(pool.clone()), slow(pool.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let refused = pool.run(heavy, |_| ()).await.unwrap_err();
+        assert!(matches!(refused, BuildError::ClientShare(2)), "{refused}");
+        assert_eq!(refused.retry_after(), Some(10));
+        // b waits behind a on the one heavy builder; dropping it cancels it unbuilt.
+        b.abort();
+        a.await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(metrics.cancelled_count(Class::Heavy, "queued"), 1);
+        // The share is free again.
+        pool.run(heavy, |_| ()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_build_past_its_time_limit_is_told_to_stop() {
+        let metrics = Arc::new(BuildMetrics::detached());
+        let pool = Builders::new(2, Limits::default(), metrics.clone());
+        let work = Work::new(BuildKind::Map, Class::Heavy).within(Duration::from_millis(30));
+        let steps = pool
+            .run(work, |ticket| {
+                let mut steps = 0;
+                while ticket.check().is_ok() {
+                    std::thread::sleep(Duration::from_millis(5));
+                    steps += 1;
+                }
+                (steps, ticket.check())
+            })
+            .await
+            .unwrap();
+        assert!((3..=10).contains(&steps.0), "{steps:?}");
+        assert_eq!(steps.1, Err(Stop::TimedOut(Duration::from_millis(30))));
+        assert_eq!(metrics.timed_out_count(BuildKind::Map), 1);
     }
 }

@@ -4,6 +4,7 @@
 //! Keys are typed (`tile_key.rs`) and know the store layers a tile was made from, so a
 //! write to one layer can drop just the tiles that depend on it.
 
+use crate::metrics::CacheMetrics;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -174,6 +175,7 @@ pub struct TileCache {
     /// next request could find the pre-write tile a concurrent build put back).
     building: BuildRegistry,
     next_build: Arc<std::sync::atomic::AtomicU64>,
+    metrics: Arc<CacheMetrics>,
 }
 
 /// A tile being built (deregistered when dropped).
@@ -192,10 +194,17 @@ impl Drop for Build {
 }
 
 impl TileCache {
-    /// A cache holding at most `budget_bytes` of tiles (raw + compressed).
+    /// A cache holding at most `budget_bytes` of tiles (raw + compressed), counting in
+    /// metrics of its own.
     pub fn new(budget_bytes: u64) -> Self {
+        Self::counted(budget_bytes, Arc::new(CacheMetrics::detached()))
+    }
+
+    /// A cache whose hits, misses and evictions go to `metrics`.
+    pub fn counted(budget_bytes: u64, metrics: Arc<CacheMetrics>) -> Self {
         let by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>> = Arc::default();
         let index = by_place.clone();
+        let evictions = metrics.clone();
         let cache = (budget_bytes > 0).then(|| {
             Cache::builder()
                 .max_capacity(budget_bytes)
@@ -203,7 +212,16 @@ impl TileCache {
                 // Re-imports drop whole layers with a predicate (rare).
                 .support_invalidation_closures()
                 .eviction_listener(move |k: Arc<TileKey>, _v, cause| {
-                    if cause != moka::notification::RemovalCause::Replaced {
+                    use moka::notification::RemovalCause;
+                    let counted = match cause {
+                        RemovalCause::Size => Some("size"),
+                        RemovalCause::Explicit => Some("explicit"),
+                        RemovalCause::Expired | RemovalCause::Replaced => None,
+                    };
+                    if let Some(cause) = counted {
+                        evictions.evicted(&k.kind, cause);
+                    }
+                    if cause != RemovalCause::Replaced {
                         let mut index = index.lock().unwrap();
                         if let Some(keys) = index.get_mut(&k.place()) {
                             keys.retain(|x| x != k.as_ref());
@@ -215,7 +233,15 @@ impl TileCache {
                 })
                 .build()
         });
-        Self { cache, by_place, building: Arc::default(), next_build: Arc::default() }
+        Self { cache, by_place, building: Arc::default(), next_build: Arc::default(), metrics }
+    }
+
+    /// Bytes held (as weighed) and tiles held.
+    pub fn size(&self) -> (u64, u64) {
+        self.cache.as_ref().map_or((0, 0), |c| {
+            c.run_pending_tasks();
+            (c.weighted_size(), c.entry_count())
+        })
     }
 
     /// Whether tiles are kept at all.
@@ -223,8 +249,15 @@ impl TileCache {
         self.cache.is_some()
     }
 
-    /// The cached tile, if any.
+    /// The cached tile, if any (counted as a hit or a miss).
     pub fn get(&self, key: &TileKey) -> Option<Arc<CachedTile>> {
+        let tile = self.peek(key);
+        self.metrics.lookup(&key.kind, tile.is_some());
+        tile
+    }
+
+    /// The cached tile, if any, not counted: a second look after a counted miss.
+    pub fn peek(&self, key: &TileKey) -> Option<Arc<CachedTile>> {
         self.cache.as_ref()?.get(key)
     }
 
@@ -266,8 +299,8 @@ impl TileCache {
     }
 
     /// Drops the cached tiles at these places whose kind passes `kind` (and spoils builds
-    /// of such tiles under way).
-    pub fn invalidate_places(&self, places: &[Place], kind: impl Fn(&TileKind) -> bool) {
+    /// of such tiles under way); returns how many were cached.
+    pub fn invalidate_places(&self, places: &[Place], kind: impl Fn(&TileKind) -> bool) -> usize {
         let wanted: std::collections::HashSet<&Place> = places.iter().collect();
         let mut building = self.building.lock().unwrap();
         for (key, stale) in building.values_mut() {
@@ -279,12 +312,14 @@ impl TileCache {
             let index = self.by_place.lock().unwrap();
             places.iter().filter_map(|p| index.get(p)).flatten().filter(|k| kind(&k.kind)).cloned().collect()
         };
+        let dropped = doomed.len();
         if let Some(cache) = &self.cache {
             for key in doomed {
                 cache.invalidate(&key);
             }
         }
         drop(building);
+        dropped
     }
 
     /// Drops every cached tile whose key satisfies `pred` (re-imports: whole layers), and

@@ -40,10 +40,39 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Largest WMS map, in pixels per side: larger requests get a ServiceException.
     pub max_map_size: u32,
+    /// Longest a WMS map may draw for, in seconds (like GeoServer's maximum rendering
+    /// time); past it the request gets a ServiceException. 0: no limit.
+    pub max_render_time_s: f64,
+    /// Builds drawing more pixels than this, or reading more features than
+    /// `heavy_features`, are heavy: they never take the last free builder, so tiles are
+    /// not queued behind them.
+    pub heavy_pixels: u64,
+    pub heavy_features: usize,
+    /// Heavy builds waiting at most (over all clients), and heavy builds one client may
+    /// have queued or running; beyond either, 503 with Retry-After.
+    pub max_queued_heavy: usize,
+    pub max_heavy_per_client: usize,
     /// Seeded PMTiles archives served at /archives/{name}/…: name → a file path, an
     /// http(s):// URL or s3://bucket/key (`[server.archives]`; `--archive NAME=SOURCE`
     /// adds or replaces one).
     pub archives: BTreeMap<String, String>,
+}
+
+impl ServerConfig {
+    /// The builders' limits this configuration sets.
+    pub fn build_limits(&self) -> crate::builders::Limits {
+        crate::builders::Limits {
+            heavy_pixels: self.heavy_pixels,
+            heavy_features: self.heavy_features,
+            max_queued_heavy: self.max_queued_heavy.max(1),
+            max_heavy_per_client: self.max_heavy_per_client.max(1),
+        }
+    }
+
+    /// The WMS render-time limit, if any.
+    pub fn render_time_limit(&self) -> Option<std::time::Duration> {
+        (self.max_render_time_s > 0.0 && self.max_render_time_s.is_finite()).then(|| std::time::Duration::from_secs_f64(self.max_render_time_s))
+    }
 }
 
 impl Default for ServerConfig {
@@ -62,6 +91,11 @@ impl Default for ServerConfig {
             request_timeout_s: 30,
             cors_origins: vec!["*".into()],
             max_map_size: 4096,
+            max_render_time_s: 20.0,
+            heavy_pixels: 1024 * 1024,
+            heavy_features: 50_000,
+            max_queued_heavy: 64,
+            max_heavy_per_client: 8,
             archives: BTreeMap::new(),
         }
     }

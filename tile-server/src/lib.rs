@@ -9,6 +9,7 @@ pub mod config;
 pub mod handlers;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod ogc;
 pub mod problem;
 pub mod server;

@@ -3,6 +3,8 @@
 //! requests, exception reports, drawing on the tile builders, and the layers a
 //! GetFeatureInfo may query.
 
+use crate::builders::{BuildError, Ticket, Work};
+use crate::problem::Problem;
 use crate::services::tiles::TileService;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,11 +35,13 @@ pub struct OgcError {
     pub code: &'static str,
     pub locator: Option<String>,
     pub text: String,
+    /// For a refusal under load: answered at HTTP 503 with this `Retry-After` (seconds).
+    pub retry_after: Option<u32>,
 }
 
 impl OgcError {
     pub fn new(code: &'static str, locator: &str, text: impl Into<String>) -> Self {
-        OgcError { code, locator: (!locator.is_empty()).then(|| locator.to_string()), text: text.into() }
+        OgcError { code, locator: (!locator.is_empty()).then(|| locator.to_string()), text: text.into(), retry_after: None }
     }
 
     pub fn missing(param: &str) -> Self {
@@ -52,8 +56,18 @@ impl OgcError {
         OgcError::new("NoApplicableCode", "", text)
     }
 
+    /// The server is too busy for the request now: NoApplicableCode at HTTP 503, with
+    /// `Retry-After`, like the API's problem details.
+    pub fn busy(text: impl Into<String>, retry_after_s: u32) -> Self {
+        OgcError { retry_after: Some(retry_after_s), ..OgcError::internal(text) }
+    }
+
     /// The HTTP status WMTS (OGC 07-057r7, table 28) gives the code; WMS follows it.
+    /// Refusals under load are 503.
     pub fn status(&self) -> StatusCode {
+        if self.retry_after.is_some() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self.code {
             "OperationNotSupported" => StatusCode::NOT_IMPLEMENTED,
             "NoApplicableCode" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,7 +85,7 @@ impl OgcError {
             self.code,
             escape_xml(&self.text)
         );
-        (self.status(), [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+        self.answer(body)
     }
 
     /// OWS 1.1 ExceptionReport (owsExceptionReport.xsd), as WMTS answers.
@@ -84,7 +98,35 @@ impl OgcError {
             self.code,
             escape_xml(&self.text)
         );
-        (self.status(), [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+        self.answer(body)
+    }
+
+    fn answer(&self, body: String) -> Response {
+        let mut r = (self.status(), [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, s.into());
+        }
+        r
+    }
+}
+
+/// Refusals under load are 503 with Retry-After; a failed build is the server's fault.
+impl From<BuildError> for OgcError {
+    fn from(e: BuildError) -> Self {
+        match e.retry_after() {
+            Some(s) => OgcError::busy(e.to_string(), s),
+            None => OgcError::internal(e.to_string()),
+        }
+    }
+}
+
+/// A tile service's problem as an OGC exception: 503s stay 503s with their Retry-After.
+impl From<Problem> for OgcError {
+    fn from(p: Problem) -> Self {
+        match p.retry_after {
+            Some(s) if p.status == 503 => OgcError::busy(p.detail, s),
+            _ => OgcError::internal(p.detail),
+        }
     }
 }
 
@@ -115,9 +157,9 @@ pub fn parse_int(param: &str, v: &str, range: std::ops::RangeInclusive<i64>) -> 
     Ok(n)
 }
 
-/// Draws on a tile builder, with OGC errors.
-pub async fn render_blocking<T: Send + 'static>(tiles: &TileService, f: impl FnOnce() -> Result<T, OgcError> + Send + 'static) -> Result<T, OgcError> {
-    tiles.run(f).await.map_err(|e| OgcError::internal(e.to_string()))?
+/// Draws on a tile builder as `work`, with OGC errors.
+pub async fn render_blocking<T: Send + 'static>(tiles: &TileService, work: Work, f: impl FnOnce(&Ticket) -> Result<T, OgcError> + Send + 'static) -> Result<T, OgcError> {
+    tiles.run(work, f).await?
 }
 
 /// The store layers to query among `known` (the map layers): each must be among the

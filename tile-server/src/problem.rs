@@ -51,9 +51,9 @@ impl From<formosa_store::StoreError> for Problem {
 
 impl From<crate::builders::BuildError> for Problem {
     fn from(e: crate::builders::BuildError) -> Self {
-        match e {
-            crate::builders::BuildError::Busy(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-            crate::builders::BuildError::Failed(_) => Problem::internal(e.to_string()),
+        match e.retry_after() {
+            Some(s) => Problem::unavailable(e.to_string(), s),
+            None => Problem::internal(e.to_string()),
         }
     }
 }

@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(meta::index))
         .route("/favicon.ico", get(meta::favicon))
         .route("/health", get(meta::health))
+        .route("/metrics", get(meta::metrics))
         .route("/catalog", get(meta::catalog))
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{file}", get(tiles::tilejson))
@@ -66,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(refuse_unservable_paths))
         .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
         .layer(axum::middleware::from_fn_with_state(state.limiter.clone(), crate::limits::rate_limit))
+        .layer(axum::middleware::from_fn(client_scope))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::observe))
         .layer(cors(&state.config.cors_origins))
         .with_state(state)
 }
@@ -88,6 +91,16 @@ fn cors(origins: &[String]) -> CorsLayer {
         layer.allow_origin(Any)
     } else {
         layer.allow_origin(AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok())))
+    }
+}
+
+/// Runs the request with its client's address known to the builders' scheduler, which
+/// shares the builders by client (`builders::CLIENT`).
+async fn client_scope(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let client = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    match client {
+        Some(ip) => crate::builders::CLIENT.scope(ip, next.run(req)).await,
+        None => next.run(req).await,
     }
 }
 

@@ -1,11 +1,12 @@
 //! What every handler shares: the store, the tile service (cache and builders), the
 //! decoded-raster caches, the renderer and fonts, the seeded archives served beside the
-//! store, and the configuration.
+//! store, the configuration and the metrics.
 
 use crate::builders::Builders;
 use crate::cache::TileCache;
 use crate::config::ServerConfig;
 use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use crate::services::archives::Archives;
 use crate::services::invalidation;
 use crate::services::plans::Plans;
@@ -34,8 +35,8 @@ impl std::ops::Deref for AppState {
 pub struct Shared {
     pub store: Arc<dyn Store>,
     /// The tile cache and the builders: one thread per core draws every tile and map, so
-    /// a surge queues (first come, first served) instead of time-slicing dozens of builds
-    /// at once, which kept every request slow (see docs/ARCHITECTURE.md).
+    /// a surge queues instead of time-slicing dozens of builds at once, which kept every
+    /// request slow; cheap work before heavy, clients in turn (see `builders.rs`).
     pub tiles: TileService,
     /// 3D Tiles plans per layer.
     pub plans: Plans,
@@ -53,6 +54,8 @@ pub struct Shared {
     /// Seeded PMTiles archives served as tile sets (`--archive NAME=SOURCE`), opened at start.
     pub archives: Arc<Archives>,
     pub config: Arc<ServerConfig>,
+    /// Prometheus metrics served at /metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -60,9 +63,10 @@ impl AppState {
     /// drops the tiles it touches, then goes out on the change feed.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
         let fonts = Fonts::load(&config.fonts);
-        let cache = TileCache::new(config.cache_mb * 1024 * 1024);
+        let metrics = Arc::new(Metrics::new());
+        let cache = TileCache::counted(config.cache_mb * 1024 * 1024, metrics.cache.clone());
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let tiles = TileService::new(cache.clone(), Arc::new(Builders::new(cores)));
+        let tiles = TileService::new(cache.clone(), Arc::new(Builders::new(cores, config.build_limits(), metrics.builds.clone())));
         let limiter = (config.rate_limit_per_s > 0.0).then(|| Arc::new(RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst)));
         let style_path = config.styles_dir.join("basemap.json");
         let style = RenderStyle::load(&style_path).unwrap_or_else(|e| {
@@ -72,7 +76,10 @@ impl AppState {
         let renderer = Arc::new(Renderer::new(style, &fonts));
         let changes = tokio::sync::broadcast::channel(1024).0;
         let feed = changes.clone();
-        store.subscribe(invalidation::listener(cache, Arc::downgrade(&store), move |c| {
+        let counted = metrics.clone();
+        store.subscribe(invalidation::listener(cache, Arc::downgrade(&store), move |c, dropped| {
+            counted.live.change_applied(&c.op);
+            counted.live.tiles_invalidated.inc_by(dropped as u64);
             let _ = feed.send(c.clone());
         }));
         AppState(Arc::new(Shared {
@@ -87,6 +94,7 @@ impl AppState {
             renderer,
             archives: Arc::default(),
             config: Arc::new(config),
+            metrics,
         }))
     }
 

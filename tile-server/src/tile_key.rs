@@ -60,6 +60,21 @@ impl TileKind {
         TileKind::Tiles3d(layer.into())
     }
 
+    /// The `kind` label values of the cache metrics, in `metric_index` order.
+    pub const METRIC_NAMES: [&'static str; 6] = ["mvt", "mvt_part", "3dtiles", "terrain_rgb", "quantized_mesh", "wmts"];
+
+    /// This kind's place in `METRIC_NAMES`.
+    pub fn metric_index(&self) -> usize {
+        match self {
+            TileKind::Mvt(_) => 0,
+            TileKind::MvtPart(_) => 1,
+            TileKind::Tiles3d(_) => 2,
+            TileKind::TerrainRgb => 3,
+            TileKind::QuantizedMesh { .. } => 4,
+            TileKind::Wmts { .. } => 5,
+        }
+    }
+
     /// The grid this kind's tiles lie on (see [`Place`]).
     pub fn grid(&self) -> u8 {
         match self {

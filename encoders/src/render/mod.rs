@@ -135,6 +135,29 @@ pub enum RenderError {
     UnknownLayer(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("drawing stopped: {0}")]
+    Interrupted(String),
+}
+
+/// Asked between a map's drawing steps whether to go on: a map whose client went away,
+/// or that ran past its time limit, stops at the next step with
+/// `RenderError::Interrupted` instead of being finished for nobody.
+pub trait Interrupt {
+    /// Why to stop now, if so.
+    fn stop(&self) -> Option<String>;
+}
+
+/// Never stops.
+pub struct Uninterrupted;
+
+impl Interrupt for Uninterrupted {
+    fn stop(&self) -> Option<String> {
+        None
+    }
+}
+
+fn go_on(interrupt: &dyn Interrupt) -> Result<(), RenderError> {
+    interrupt.stop().map_or(Ok(()), |why| Err(RenderError::Interrupted(why)))
 }
 
 /// A map to draw.
@@ -268,6 +291,32 @@ impl Renderer {
 
     /// Draws a map. Layer names must come from `map_layers` (or be `basemap`).
     pub fn render(&self, store: &dyn Source, rasters: Option<Rasters>, req: &MapRequest) -> Result<Pixmap, RenderError> {
+        self.render_until(store, rasters, req, &Uninterrupted)
+    }
+
+    /// How many features the map would read: an R-tree count over its bounds for each
+    /// store layer a style layer visible at its zoom draws, each layer once. With its
+    /// pixels, the map's cost, known before it is drawn.
+    pub fn features_to_draw(&self, store: &dyn Catalog, req: &MapRequest) -> Result<usize, RenderError> {
+        let zoom = req.view.zoom();
+        let bounds = req.view.lonlat_bounds(req.label_margin.max(8.0));
+        let mut counted: Vec<&str> = Vec::new();
+        let mut features = 0;
+        for step in self.plan(store, req)? {
+            let Step::Style(layer) = step else { continue };
+            let Some(source) = layer.source_layer.as_deref().filter(|_| layer.visible_at(zoom)) else { continue };
+            let name = source.strip_suffix(LABEL_SUFFIX).filter(|n| store.layer_info(n).is_some()).unwrap_or(source);
+            if counted.contains(&name) {
+                continue;
+            }
+            counted.push(name);
+            features += store.feature_layer(name).map_or(0, |l| l.count(&bounds));
+        }
+        Ok(features)
+    }
+
+    /// `render`, asking `interrupt` before each drawing step whether to go on.
+    pub fn render_until(&self, store: &dyn Source, rasters: Option<Rasters>, req: &MapRequest, interrupt: &dyn Interrupt) -> Result<Pixmap, RenderError> {
         let view = &req.view;
         let mut pixmap = Pixmap::new(view.width.max(1), view.height.max(1)).expect("the caller bounds the size");
         if !req.transparent {
@@ -279,6 +328,7 @@ impl Renderer {
         let mut data = MapData { store, view, margin: req.label_margin, features: HashMap::new() };
         let mut labels: Vec<Label> = Vec::new();
         for (order, step) in plan.iter().enumerate() {
+            go_on(interrupt)?;
             let layer = match step {
                 Step::Imagery(name, max_zoom) => {
                     if let Some(r) = &rasters {
@@ -315,6 +365,7 @@ impl Renderer {
                 }
             }
         }
+        go_on(interrupt)?;
         if let Some(font) = &self.font {
             place_and_draw_labels(&mut pixmap, font, labels);
         }

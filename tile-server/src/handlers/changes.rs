@@ -35,6 +35,7 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Sse<impl f
     let mut rx = s.changes.subscribe();
     let store = s.store.clone();
     let missed = if since >= 0 { tokio::task::spawn_blocking(move || store.changes_since(since, 10_000).unwrap_or_default()).await.unwrap_or_default() } else { Vec::new() };
+    let metrics = s.metrics.clone();
     let stream = async_stream::stream! {
         let mut last = since;
         for c in missed {
@@ -43,9 +44,14 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Sse<impl f
         }
         loop {
             match rx.recv().await {
-                Ok(c) if c.seq > last => { last = c.seq; yield Ok(event(&c)); }
+                Ok(c) if c.seq > last => {
+                    last = c.seq;
+                    metrics.live.sse_sent(&c.at);
+                    yield Ok(event(&c));
+                }
                 Ok(_) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    metrics.live.sse_missed.inc();
                     yield Ok(Event::default().event("lagged").data("{\"detail\":\"changes were missed; fetch /changes?since=LAST\"}"));
                 }
                 Err(_) => break,

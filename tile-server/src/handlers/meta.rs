@@ -30,6 +30,14 @@ pub async fn health(State(s): State<AppState>) -> Response {
     .into_response()
 }
 
+/// `/metrics`: Prometheus text exposition (see `metrics.rs` and the README's scrape
+/// configuration).
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    let state = s.clone();
+    let text = tokio::task::spawn_blocking(move || state.metrics.render(&state)).await.unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], text).into_response()
+}
+
 /// Every layer with its kind, extent (lon/lat), count, source and import time; and the
 /// seeded archives served beside them (tile type, compression, zooms, bounds, source).
 pub async fn catalog(State(s): State<AppState>) -> Response {

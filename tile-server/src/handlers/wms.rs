@@ -5,6 +5,7 @@
 //! or BLANK, images); sizes over `[server] max_map_size` are refused before anything is
 //! allocated.
 
+use crate::builders::{BuildKind, Class, Cost, Work};
 use crate::http::base_url;
 use crate::ogc::{escape_xml, feature_info_response, parse_bbox, parse_int, queried_layers, render_blocking, Kvp, OgcError};
 use crate::state::AppState;
@@ -17,7 +18,7 @@ use formosa_encoders::legend;
 use formosa_encoders::render::color::Rgba;
 use formosa_encoders::render::crs::MapCrs;
 use formosa_encoders::render::encode::{encode, ImageFormat};
-use formosa_encoders::render::{MapLayer, MapRequest, MapView, Rasters, BASEMAP};
+use formosa_encoders::render::{MapLayer, MapRequest, MapView, Rasters, RenderError, BASEMAP};
 use formosa_store::Envelope;
 
 /// At most this many layers in one GetMap.
@@ -161,14 +162,40 @@ async fn get_map(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
         Err(e) => return Err(e),
     };
     let req = MapRequest { view: params.view, layers: params.layers, transparent, bgcolor, label_margin: 0.0 };
+    let mut work = Work::new(BuildKind::Map, map_class(s, &req));
+    if let Some(limit) = s.config.render_time_limit() {
+        work = work.within(limit);
+    }
     let state = s.clone();
-    let bytes = render_blocking(&s.tiles, move || {
-        let pixmap =
-            state.renderer.render(&*state.store, Some(Rasters { elevation: &state.elevation, imagery: &state.imagery }), &req).map_err(|e| OgcError::internal(e.to_string()))?;
+    let bytes = render_blocking(&s.tiles, work, move |ticket| {
+        let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
+        let pixmap = state.renderer.render_until(&*state.store, Some(rasters), &req, ticket).map_err(|e| match e {
+            RenderError::Interrupted(why) => unfinished(why),
+            e => OgcError::internal(e.to_string()),
+        })?;
+        // Encoding a large map takes as long as drawing it: not for a client that left.
+        ticket.check().map_err(unfinished)?;
         encode(&pixmap, format).map_err(OgcError::internal)
     })
     .await?;
     Ok(([(header::CONTENT_TYPE, format.mime()), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
+}
+
+/// A map stopped before its end (past `max_render_time_s`, or its client went away).
+fn unfinished(why: impl std::fmt::Display) -> OgcError {
+    OgcError::internal(format!("the map was not finished: {why}; ask for a smaller area or size, or fewer layers"))
+}
+
+/// A map's class of work, from its pixels and the features it would read (counted only
+/// when its size alone does not make it heavy).
+fn map_class(s: &AppState, req: &MapRequest) -> Class {
+    let pixels = req.view.width as u64 * req.view.height as u64;
+    let by_size = s.tiles.class(Cost { pixels, features: 0 });
+    if by_size == Class::Heavy {
+        return by_size;
+    }
+    let features = s.renderer.features_to_draw(&*s.store, req).unwrap_or(0);
+    s.tiles.class(Cost { pixels, features })
 }
 
 fn image_size(s: &AppState, kvp: &Kvp) -> Option<(u32, u32)> {
@@ -181,7 +208,7 @@ fn image_size(s: &AppState, kvp: &Kvp) -> Option<(u32, u32)> {
 /// EXCEPTIONS=INIMAGE: the reason written on the map; BLANK: an empty map.
 async fn error_image(s: &AppState, e: OgcError, mode: Exceptions, w: u32, h: u32, format: ImageFormat, transparent: bool) -> Result<Response, OgcError> {
     let state = s.clone();
-    let bytes = render_blocking(&s.tiles, move || {
+    let bytes = render_blocking(&s.tiles, Work::cheap(BuildKind::Legend), move |_| {
         let text = (mode == Exceptions::InImage).then(|| format!("{}: {}", e.code, e.text));
         let pixmap = state.renderer.message_image(w, h, text.as_deref(), transparent);
         encode(&pixmap, format).map_err(OgcError::internal)
@@ -208,8 +235,10 @@ async fn get_feature_info(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError>
     let targets = queried_layers(&layers(s), query_layers, &params.layers, "QUERY_LAYERS")?;
     let state = s.clone();
     let view = params.view;
-    let results =
-        render_blocking(&s.tiles, move || feature_info::query(&*state.store, &view, i as f64, j as f64, &targets, count).map_err(|e| OgcError::internal(e.to_string()))).await?;
+    let results = render_blocking(&s.tiles, Work::cheap(BuildKind::FeatureInfo), move |_| {
+        feature_info::query(&*state.store, &view, i as f64, j as f64, &targets, count).map_err(|e| OgcError::internal(e.to_string()))
+    })
+    .await?;
     Ok(feature_info_response(format, &results))
 }
 
@@ -228,7 +257,7 @@ async fn get_legend_graphic(s: &AppState, kvp: &Kvp) -> Result<Response, OgcErro
         all.into_iter().find(|l| l.name == name).ok_or_else(|| OgcError::new("LayerNotDefined", "LAYER", format!("layer '{name}' is not served here")))?
     };
     let state = s.clone();
-    let bytes = render_blocking(&s.tiles, move || encode(&legend::legend(&state.renderer, &layer), format).map_err(OgcError::internal)).await?;
+    let bytes = render_blocking(&s.tiles, Work::cheap(BuildKind::Legend), move |_| encode(&legend::legend(&state.renderer, &layer), format).map_err(OgcError::internal)).await?;
     Ok(([(header::CONTENT_TYPE, format.mime())], bytes).into_response())
 }
 

@@ -6,6 +6,7 @@
 //! Tiles are drawn by the renderer and kept in the tile cache next to the vector tiles
 //! (`TileKind::Wmts`), so live edits drop exactly the ones they touch.
 
+use crate::builders::{BuildKind, Class, Cost, Work};
 use crate::cache::{respond, TileKey, TileKind};
 use crate::http::base_url;
 use crate::ogc::{escape_xml, feature_info_response, queried_layers, render_blocking, Kvp, OgcError};
@@ -152,14 +153,22 @@ async fn tile(s: &AppState, headers: &HeaderMap, a: &TileAddress, format: ImageF
     let key = TileKey::new(TileKind::Wmts { layer: a.layer.as_str().into(), set: t.set_index, format }, t.level as u8, t.col, t.row);
     let state = s.clone();
     let layer = a.layer.clone();
+    // A tile's pixels are few; one that reads very many features (a low zoom over dense
+    // layers) is heavy work.
+    let class = if s.tiles.cache.peek(&key).is_some() {
+        Class::Cheap
+    } else {
+        let map = formosa_encoders::wmts::tile_request(&t.set, t.level, t.row, t.col, &layer, format);
+        let features = s.renderer.features_to_draw(&*s.store, &map).unwrap_or(0);
+        s.tiles.class(Cost { pixels: (TILE_SIZE * TILE_SIZE) as u64, features })
+    };
     let made = s
         .tiles
-        .cached_or_made(key, true, move || {
+        .cached_or_made_as(key, class, true, move || {
             let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
             formosa_encoders::wmts::render_tile(&state.renderer, &*state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
         })
-        .await
-        .map_err(|p| OgcError::internal(p.detail))?;
+        .await?;
     Ok(respond(&made, format.mime(), headers))
 }
 
@@ -176,7 +185,10 @@ async fn info(s: &AppState, a: &TileAddress, i: &str, j: &str, format: InfoForma
     let targets = queried_layers(&s.renderer.map_layers(&*s.store), &a.layer, std::slice::from_ref(&a.layer), "LAYER")?;
     let view = t.set.tile_view(t.level, t.row, t.col);
     let state = s.clone();
-    let results = render_blocking(&s.tiles, move || feature_info::query(&*state.store, &view, i, j, &targets, 10).map_err(|e| OgcError::internal(e.to_string()))).await?;
+    let results = render_blocking(&s.tiles, Work::cheap(BuildKind::FeatureInfo), move |_| {
+        feature_info::query(&*state.store, &view, i, j, &targets, 10).map_err(|e| OgcError::internal(e.to_string()))
+    })
+    .await?;
     Ok(feature_info_response(format, &results))
 }
 

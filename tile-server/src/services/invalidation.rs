@@ -23,14 +23,16 @@ use std::sync::{Arc, Weak};
 const MAX_LISTED: u64 = 4096;
 
 /// Drops the cached tiles that change `c` touches. `clustered`: whether the layer's points
-/// are clustered in maps (a report moves its cluster, which can sit a cell away).
-pub fn after_edit(cache: &TileCache, c: &Change, clustered: bool) {
+/// are clustered in maps (a report moves its cluster, which can sit a cell away). Returns
+/// how many tiles were dropped by place (those of an overflowing zoom are not counted).
+pub fn after_edit(cache: &TileCache, c: &Change, clustered: bool) -> usize {
     let areas: Vec<Envelope> = [c.before, c.after].into_iter().flatten().collect();
     let clustered = clustered && areas.iter().any(cluster::point_sized);
     let margin = LABEL_MARGIN_PX + if clustered { cluster::MAX_CELL_DIAGONAL_PX } else { 0.0 };
     let layer = c.layer.as_str();
     let mut xyz_overflow: Vec<u8> = Vec::new();
     let mut wmts_overflow = false;
+    let mut dropped = 0;
     for grid in grids() {
         let mut places = Vec::new();
         for a in &areas {
@@ -42,7 +44,7 @@ pub fn after_edit(cache: &TileCache, c: &Change, clustered: bool) {
                 wmts_overflow |= !overflow.is_empty();
             }
         }
-        cache.invalidate_places(&places, |k| k.grid() == grid && k.edited_by(layer));
+        dropped += cache.invalidate_places(&places, |k| k.grid() == grid && k.edited_by(layer));
     }
     if !xyz_overflow.is_empty() || wmts_overflow {
         let layer = c.layer.clone();
@@ -51,6 +53,7 @@ pub fn after_edit(cache: &TileCache, c: &Change, clustered: bool) {
             overflowed && k.touched_by(&layer, &areas)
         });
     }
+    dropped
 }
 
 /// Drops every cached tile that reads one of the `changed` layers (hot re-import).
@@ -60,11 +63,12 @@ pub fn after_reimport(cache: &TileCache, changed: &[String]) {
 }
 
 /// The store listener that invalidates after every committed edit and then tells
-/// `publish` (the change feed). Holds the store weakly: the store holds the listener.
-pub fn listener(cache: TileCache, store: Weak<dyn Store>, publish: impl Fn(&Change) + Send + Sync + 'static) -> ChangeListener {
+/// `publish` (the change feed) the change and how many tiles it dropped. Holds the store
+/// weakly: the store holds the listener.
+pub fn listener(cache: TileCache, store: Weak<dyn Store>, publish: impl Fn(&Change, usize) + Send + Sync + 'static) -> ChangeListener {
     Arc::new(move |c: &Change| {
         let clustered = store.upgrade().and_then(|s| s.feature_layer(&c.layer)).is_some_and(|l| cluster::clusters(l.as_ref(), 0));
-        after_edit(&cache, c, clustered);
-        publish(c);
+        let dropped = after_edit(&cache, c, clustered);
+        publish(c, dropped);
     })
 }

@@ -1,6 +1,7 @@
 //! 3D Tiles plans: a buildings or pipelines layer's tiling, made on first request (on a
 //! tile builder) and kept until the layer is re-imported.
 
+use crate::builders::{BuildKind, Cost, Work};
 use crate::problem::Problem;
 use crate::services::tiles::TileService;
 use formosa_encoders::terrain::heights::ElevationCache;
@@ -25,8 +26,10 @@ impl Plans {
             return Ok(p.clone());
         }
         let (store, elevation, name, plans) = (store.clone(), elevation.clone(), layer.to_string(), self.clone());
+        // Planning reads every feature of the layer: heavy work for a large one.
+        let work = Work::new(BuildKind::Plan3d, tiles.class(Cost { pixels: 0, features: l.feature_count as usize }));
         tiles
-            .run(move || {
+            .run(work, move |_| {
                 // Made by a request that reached a builder before us?
                 if let Some(p) = plans.0.lock().unwrap().get(&key) {
                     return Ok(p.clone());

@@ -2,7 +2,7 @@
 //! tile builder (`builders.rs`), compressed once and cached. The composite base map is
 //! put together from its layers' cached parts.
 
-use crate::builders::{BuildError, Builders};
+use crate::builders::{BuildError, BuildKind, Builders, Class, Cost, Ticket, Work};
 use crate::cache::{CachedTile, TileCache, TileKey, TileKind};
 use crate::problem::Problem;
 use formosa_encoders::tiles;
@@ -26,30 +26,52 @@ impl TileService {
         TileService { cache, builders }
     }
 
-    /// The cached tile for `key`, or one made by `make` on a tile builder, then compressed
-    /// (unless `precompressed`) and cached.
+    /// The cached tile for `key`, or one made by `make` on a tile builder as cheap work,
+    /// then compressed (unless `precompressed`) and cached.
     pub async fn cached_or_made(&self, key: TileKey, precompressed: bool, make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
-        self.cached_or_built(key, move || make().map(|raw| if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) })).await
+        self.cached_or_made_as(key, Class::Cheap, precompressed, make).await
     }
 
-    /// `cached_or_made` for a maker that encodes the cached form itself.
-    pub async fn cached_or_built(&self, key: TileKey, make: impl FnOnce() -> Result<CachedTile, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
+    /// `cached_or_made` for work of `class` (from `class`, on its estimated cost).
+    pub async fn cached_or_made_as(
+        &self,
+        key: TileKey,
+        class: Class,
+        precompressed: bool,
+        make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static,
+    ) -> Result<Arc<CachedTile>, Problem> {
         if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
-        self.built_on_builder(key, make).await
+        let work = Work::new(build_kind(&key.kind), class);
+        self.built_on_builder(key, work, move || make().map(|raw| if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) })).await
     }
 
     /// The tile for `key` made by `make` on a builder, unless a request that reached a
     /// builder first has cached it meanwhile.
-    async fn built_on_builder(&self, key: TileKey, make: impl FnOnce() -> Result<CachedTile, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
+    async fn built_on_builder(&self, key: TileKey, work: Work, make: impl FnOnce() -> Result<CachedTile, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
         let cache = self.cache.clone();
-        self.run(move || match cache.get(&key) {
+        self.run(work, move |_| match cache.peek(&key) {
             Some(tile) => Ok(tile),
             None => cache.make(key, make),
         })
         .await
         .map_err(Problem::from)?
+    }
+
+    /// The class of work a build of this cost is.
+    pub fn class(&self, cost: Cost) -> Class {
+        self.builders.class(cost)
+    }
+
+    /// Builds waiting, by class (cheap, heavy).
+    pub fn queued(&self) -> [usize; 2] {
+        self.builders.queued()
+    }
+
+    /// The builders, for their limits.
+    pub fn builders(&self) -> &Builders {
+        &self.builders
     }
 
     /// Vector tile z/x/y of `layers` under `key`: from the cache, or made — on the calling
@@ -68,7 +90,9 @@ impl TileService {
         if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
-        let inline = self.builders.has_idle() && tiles::features_to_read(&*store, &layers, z, x, y) <= INLINE_MAX_FEATURES;
+        let features = tiles::features_to_read(&*store, &layers, z, x, y);
+        let inline = self.builders.has_idle() && features <= INLINE_MAX_FEATURES;
+        let class = self.builders.class(Cost { pixels: 0, features });
         let cache = self.cache.clone();
         let make = move || {
             if from_parts {
@@ -78,15 +102,29 @@ impl TileService {
             }
         };
         if inline {
-            return self.cache.make(key, make);
+            let started = std::time::Instant::now();
+            let tile = self.cache.make(key, make);
+            self.builders.metrics().built_inline(BuildKind::VectorTile, started.elapsed());
+            return tile;
         }
-        self.built_on_builder(key, make).await
+        self.built_on_builder(key, Work::new(BuildKind::VectorTile, class), make).await
     }
 
-    /// Runs CPU-bound drawing (tiles, maps, plans) on one of the tile-builder threads: a
-    /// surge queues instead of time-slicing.
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, BuildError> {
-        self.builders.run(f).await
+    /// Runs CPU-bound drawing (tiles, maps, plans) on one of the tile-builder threads, in
+    /// its class's turn (`builders.rs`): a surge queues instead of time-slicing, and cheap
+    /// work is not queued behind heavy work.
+    pub async fn run<T: Send + 'static>(&self, work: Work, f: impl FnOnce(&Ticket) -> T + Send + 'static) -> Result<T, BuildError> {
+        self.builders.run(work, f).await
+    }
+}
+
+/// What a cached tile's build is, for the metrics.
+fn build_kind(kind: &TileKind) -> BuildKind {
+    match kind {
+        TileKind::Mvt(_) | TileKind::MvtPart(_) => BuildKind::VectorTile,
+        TileKind::Tiles3d(_) => BuildKind::Tiles3d,
+        TileKind::TerrainRgb | TileKind::QuantizedMesh { .. } => BuildKind::Terrain,
+        TileKind::Wmts { .. } => BuildKind::WmtsTile,
     }
 }
 
