@@ -33,7 +33,7 @@ missing_of() {
 
 packages=(libgdal-dev libsqlite3-dev gdal-bin proj-bin pkg-config fonts-wqy-microhei ca-certificates)
 if [ "$want_tests" = 1 ]; then
-  packages+=(sqlite3 chromium python3-pytest python3-owslib python3-lxml python3-gdal python3-numpy python3-pil g++ postgresql-15 postgresql-15-postgis-3 postgresql-client-15 haproxy curl)
+  packages+=(sqlite3 chromium python3-pytest python3-owslib python3-lxml python3-gdal python3-numpy python3-pil python3-prometheus-client g++ postgresql-15 postgresql-15-postgis-3 postgresql-client-15 haproxy curl)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

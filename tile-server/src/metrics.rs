@@ -77,6 +77,19 @@ impl BuildMetrics {
 
     fn registered(registry: &Registry) -> BuildMetrics {
         let m = BuildMetrics::detached();
+        // Every known series from the start at 0, so that rates and alerts see them
+        // before the first event.
+        for class in Class::ALL {
+            for stage in ["queued", "running"] {
+                m.cancelled.with_label_values(&[class.name(), stage]);
+            }
+            for reason in ["queue_full", "client_share"] {
+                m.refused.with_label_values(&[class.name(), reason]);
+            }
+        }
+        for kind in BuildKind::ALL {
+            m.timed_out.with_label_values(&[kind.name()]);
+        }
         register(registry, m.wait.clone());
         register(registry, m.build.clone());
         register(registry, m.inline.clone());
@@ -155,6 +168,11 @@ impl CacheMetrics {
 
     fn registered(registry: &Registry) -> CacheMetrics {
         let mut m = CacheMetrics::detached();
+        for kind in TileKind::METRIC_NAMES {
+            for cause in ["size", "explicit"] {
+                m.evictions.with_label_values(&[kind, cause]);
+            }
+        }
         for c in std::mem::take(&mut m.all) {
             registry.register(c).expect("metric names are unique");
         }
@@ -255,6 +273,9 @@ impl Metrics {
             sse_lag,
             sse_subscribers: IntGauge::new("formosa_sse_subscribers", "Clients connected to /changes/stream.").expect("a valid metric"),
         };
+        for op in ["insert", "update", "delete"] {
+            live.changes.with_label_values(&[op]);
+        }
         register(&registry, live.changes.clone());
         register(&registry, live.tiles_invalidated.clone());
         register(&registry, live.reimports.clone());

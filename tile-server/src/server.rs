@@ -199,6 +199,7 @@ async fn watch_for_imports(state: AppState) {
             continue;
         }
         tracing::info!("re-imported while serving: {}; swapped in", changed.join(", "));
+        state.metrics.live.reimports.inc_by(changed.len() as u64);
         let terrain_changed = changed.iter().any(|n| n == formosa_store::raster::TERRAIN);
         invalidation::after_reimport(&state.tiles.cache, &changed);
         if terrain_changed {
