@@ -101,3 +101,19 @@ def test_counters_move_as_requests_are_made(base, get):
     assert moved("formosa_cache_hits_total", kind="mvt") >= 1
     assert moved("formosa_build_seconds_count", kind="wms_map") == 1
     assert moved("formosa_build_wait_seconds_count", **{"class": "cheap"}) >= 1, "the small map waited as cheap work"
+
+
+def test_the_sample_dashboard_asks_only_for_metrics_that_exist(base, get):
+    import json
+    import re
+
+    from support import REPO
+
+    assert get(f"{base}/health").status == 200
+    _, samples = scrape(base, get)
+    exposed = {name for name, _ in samples}
+    dashboard = json.loads((REPO / "docs" / "grafana-dashboard.json").read_text())
+    asked = {m for p in dashboard["panels"] for t in p["targets"] for m in re.findall(r"\bformosa_[a-z0-9_]+", t["expr"])}
+    assert asked, "the dashboard has queries"
+    missing = sorted(asked - exposed)
+    assert not missing, f"the dashboard queries metrics /metrics does not expose: {missing}"
