@@ -16,10 +16,10 @@
 #   incident  POST /ogcapi/collections/incidents/items (Bearer token)        0.5  /s
 #   + SUBSCRIBERS clients on /changes/stream for the whole run.
 #
-# At 1× that is about 80 vector tiles, 10 WMTS tiles, 10 terrain and 3D tiles, 1 map and
-# 1.5 small requests a second: a quiet working day that 2 cores serve with room to spare
-# (measured: see docs/ARCHITECTURE.md, "Surge"); 10× is the disaster day. `--base KIND=RATE`
-# (SURGE_ARGS) changes a base rate.
+# At 1× that is about 80 vector tiles, 15 WMTS tiles, a few terrain and 3D tiles, one map
+# every 5 s and 2.5 small requests a second: a quiet working day on 2 cores (see
+# docs/ARCHITECTURE.md, "Surge"); 10× is the disaster day. SURGE_ARGS="--base KIND=RATE"
+# changes a base rate.
 #
 # Goals (issue 16), for RATES=10 DURATION=300: 0 errors other than 429/503 with
 # Retry-After, tile p99 ≤ 50 ms, WMS p99 per size class reported, RSS growth ≤ 10 % after

@@ -394,9 +394,17 @@ mod tests {
     #[test]
     fn qgis_asks_twd97_tiles_around_the_place() {
         let w = world();
-        let steps = qgis_wmts(&mut Rng::new(3), &w);
-        assert_eq!(steps[0].requests.len(), 12);
-        assert!(steps[0].requests[0].path.contains("TILEMATRIXSET=TWD97&TILEMATRIX=1"));
+        for seed in 0..20 {
+            let steps = qgis_wmts(&mut Rng::new(seed), &w);
+            assert_eq!(steps[0].requests.len(), 12);
+            let param = |path: &str, key: &str| path.split('&').find_map(|kv| kv.strip_prefix(key)).unwrap().parse::<f64>().unwrap();
+            let tiles: Vec<(f64, f64, f64)> = steps[0].requests.iter().map(|r| (param(&r.path, "TILEMATRIX="), param(&r.path, "TILEROW="), param(&r.path, "TILECOL="))).collect();
+            assert!(steps[0].requests.iter().all(|r| r.path.contains("TILEMATRIXSET=TWD97&")));
+            // The first screen holds the place's own tile.
+            let m = w.server.twd97.iter().find(|m| m.id.parse::<f64>().unwrap() == tiles[0].0).unwrap();
+            let (row, col) = (((m.origin.1 - w.places[0].n) / m.tile_span_m).floor(), ((w.places[0].e - m.origin.0) / m.tile_span_m).floor());
+            assert!(tiles.contains(&(tiles[0].0, row, col)), "seed {seed}: {tiles:?} lacks {row}/{col}");
+        }
     }
 
     #[test]
