@@ -16,21 +16,15 @@ OUT=${OUT:-benches/out}
 PORT=18183
 TOKEN=soak-token
 mkdir -p "$OUT/soak"
+OUT=$(realpath "$OUT")
+PARCELS=1000000 BUILDINGS=200000 PIPELINES=100000
+. benches/lib/large_data.sh   # the data, the same as benches/surge.sh's
 command -v wrk >/dev/null || apt-get install -y -q -o DPkg::Lock::Timeout=300 wrk >/dev/null
 cargo build --release -q -p formosa-cli -p formosa-fixtures
-DATA="$OUT/large-soak"
-if [ ! -f "$DATA/parcels.shp" ]; then
-  target/release/formosa-fixtures large --parcels 1000000 --buildings 200000 --pipelines 100000 --out "$DATA"
-fi
-BASE="$OUT/soak/base.gpkg"
-if [ ! -f "$BASE" ]; then
-  target/release/formosa -q --store "$BASE" import cadastral "$DATA/parcels.shp"
-  target/release/formosa -q --store "$BASE" import buildings "$DATA/buildings.shp"
-  target/release/formosa -q --store "$BASE" import pipelines "$DATA/pipelines.gpkg"
-fi
+large_data_store
+BASE="$STORE"
 STORE="$OUT/soak/run.gpkg"
-rm -f "$STORE" "$STORE-wal" "$STORE-shm"
-cp "$BASE" "$STORE"   # a fresh copy: no incidents before the run
+copy_store "$BASE" "$STORE"   # a fresh copy: no incidents before the run
 # The tile list: where the data is (every 500th parcel's centre), z12–z16.
 python3 - "$STORE" "$OUT/soak/tiles.txt" <<'PY'
 import math, random, sqlite3, sys
@@ -80,7 +74,7 @@ function done(summary, latency, requests)
     e.connect + e.read + e.write + e.timeout, b, c))
 end
 LUA
-FORMOSA_WRITE_TOKEN=$TOKEN target/release/formosa -q --store "$STORE" serve --bind 127.0.0.1:$PORT &
+FORMOSA_WRITE_TOKEN=$TOKEN $FORMOSA -q --store "$STORE" serve --bind 127.0.0.1:$PORT &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 for _ in $(seq 600); do

@@ -1,11 +1,14 @@
-# Shared by the side-by-side benches over the large generated data set
-# (benches/mvt_vs_martin.sh, benches/wms_vs_mapserver.sh). Source it from the repository root
-# after setting PARCELS, BUILDINGS and OUT (an absolute path); it defines PG, PG_URL and
-# FORMOSA and these functions:
+# shellcheck shell=bash
+# Shared by the benches over the large generated data set (benches/mvt_vs_martin.sh,
+# benches/wms_vs_mapserver.sh, benches/soak.sh, benches/surge.sh). Source it from the
+# repository root after setting PARCELS, BUILDINGS, OUT (an absolute path) and, for a
+# store with pipelines, PIPELINES (default 0); it defines PG, PG_URL, FORMOSA and
+# FIXTURES (release binaries under CARGO_TARGET_DIR, default target/) and these functions:
 #
 #   large_data_tools PKG…     apt-get install the Debian packages that are missing
-#   large_data_store          generate the parcels and buildings once (DATA), import them
-#                             once into one Formosa store (STORE=$OUT/large-P-B.gpkg)
+#   large_data_store          generate the parcels, buildings (and pipelines) once (DATA),
+#                             import them once into one Formosa store
+#                             (STORE=$OUT/large-P-B.gpkg, or large-P-B-PIPES.gpkg)
 #   large_data_postgis        load the store's rows into PostGIS (GiST index, VACUUM ANALYZE)
 #                             unless they are there already; prints the row counts
 #   formosa_serve PORT MB [STORE]  start `formosa serve` on the store (or STORE, e.g. a
@@ -21,7 +24,9 @@
 
 PG="host=127.0.0.1 port=5432 user=formosa_bench password=formosa_bench dbname=formosa_bench"
 PG_URL="postgresql://formosa_bench:formosa_bench@127.0.0.1:5432/formosa_bench"
-FORMOSA=target/release/formosa
+FORMOSA=${CARGO_TARGET_DIR:-target}/release/formosa
+FIXTURES=${CARGO_TARGET_DIR:-target}/release/formosa-fixtures
+PIPELINES=${PIPELINES:-0}
 
 large_data_tools() {
   local missing=() p
@@ -35,24 +40,36 @@ large_data_tools() {
 }
 
 large_data_store() {
-  DATA="$OUT/large-$PARCELS-$BUILDINGS"
-  STORE="$OUT/large-$PARCELS-$BUILDINGS.gpkg"
+  local set="$PARCELS-$BUILDINGS"
+  if [ "$PIPELINES" -gt 0 ]; then set="$set-$PIPELINES"; fi
+  DATA="$OUT/large-$set"
+  STORE="$OUT/large-$set.gpkg"
   # The store used to live under mvt/ when only mvt_vs_martin.sh used it.
   local old="$OUT/mvt/formosa-$PARCELS-$BUILDINGS.gpkg"
-  if [ ! -f "$STORE" ] && [ -f "$old" ]; then
+  if [ "$PIPELINES" -eq 0 ] && [ ! -f "$STORE" ] && [ -f "$old" ]; then
     local ext
     for ext in "" -wal -shm; do
       if [ -f "$old$ext" ]; then mv "$old$ext" "$STORE$ext"; fi
     done
   fi
   if [ ! -f "$DATA/parcels.shp" ]; then
-    echo "generating $PARCELS parcels and $BUILDINGS buildings into $DATA …"
-    target/release/formosa-fixtures large --parcels "$PARCELS" --buildings "$BUILDINGS" --pipelines 0 --out "$DATA"
+    echo "generating $PARCELS parcels, $BUILDINGS buildings and $PIPELINES pipelines into $DATA …"
+    $FIXTURES large --parcels "$PARCELS" --buildings "$BUILDINGS" --pipelines "$PIPELINES" --out "$DATA"
   fi
   if [ ! -f "$STORE" ]; then
     $FORMOSA -q --store "$STORE" import cadastral "$DATA/parcels.shp"
     $FORMOSA -q --store "$STORE" import buildings "$DATA/buildings.shp"
+    if [ "$PIPELINES" -gt 0 ]; then $FORMOSA -q --store "$STORE" import pipelines "$DATA/pipelines.gpkg"; fi
   fi
+}
+
+# copy_store SRC DST: a fresh copy of a store (its WAL too, if one was left).
+copy_store() {
+  local ext
+  rm -f "$2" "$2-wal" "$2-shm"
+  for ext in "" -wal; do
+    if [ -f "$1$ext" ]; then cp "$1$ext" "$2$ext"; fi
+  done
 }
 
 large_data_postgis() {
@@ -76,7 +93,10 @@ large_data_postgis() {
 
 server_pid=""
 stop_server() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   server_pid=""
 }
 trap stop_server EXIT

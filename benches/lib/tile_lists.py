@@ -5,6 +5,9 @@
                         every 500th parcel's centre), shuffled
       tiles-z15.txt     every z15 tile of those centres, shuffled
       edit-points.txt   200 of those centres (lon lat), for edits
+  python3 benches/lib/tile_lists.py places STORE OUTDIR
+      places.txt        2,000 parcel centres (lon lat), spread over the whole data set,
+                        shuffled: where benches/surge.sh's clients look
   python3 benches/lib/tile_lists.py villages STORE OUTDIR
       tiles-villages.txt  400 tiles a zoom, z12–z16, anywhere on the island (a random
                           point in a random village's box), shuffled
@@ -47,6 +50,17 @@ def parcels(db, out):
     print(f"tile lists: z12–z16 mixed {len(mixed)} tiles, z15 {len(z15)} tiles")
 
 
+def places(db, out):
+    (count,) = db.execute("SELECT count(*) FROM rtree_cadastral_geom").fetchone()
+    every = max(1, count // 2000)
+    pts = db.execute(f"SELECT (minx+maxx)/2, (miny+maxy)/2 FROM rtree_cadastral_geom WHERE id % {every} = 0").fetchall()
+    random.seed(13)
+    random.shuffle(pts)
+    with open(f"{out}/places.txt", "w") as f:
+        f.writelines(f"{lon:.7f} {lat:.7f}\n" for lon, lat in pts[:2000])
+    print(f"places: {min(len(pts), 2000)} parcel centres")
+
+
 def villages(db, out):
     boxes = db.execute("SELECT minx, miny, maxx, maxy FROM rtree_villages_geom").fetchall()
     random.seed(11)
@@ -65,4 +79,4 @@ def villages(db, out):
 if __name__ == "__main__":
     kind, store, out = sys.argv[1:4]
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    {"parcels": parcels, "villages": villages}[kind](db, out)
+    {"parcels": parcels, "places": places, "villages": villages}[kind](db, out)
