@@ -1,13 +1,11 @@
 //! Surge protection: a token bucket per client address (requests per second with a
 //! burst), answered with 429 + Retry-After when empty, and the request timeout (408).
-//! Both read the configuration in force at each request, so a SIGHUP changes them for
-//! the next request. The request-body limit is a tower layer set up in `server.rs`.
+//! The router's middleware (`server.rs`) hands them the configuration in force at each
+//! request, so a SIGHUP changes them for the next one. The request-body limit is a tower
+//! layer set up there too.
 
 use crate::problem::Problem;
-use crate::state::AppState;
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -44,34 +42,42 @@ impl RateLimiter {
     }
 }
 
-/// Middleware: 429 with Retry-After and a JSON reason when the client's bucket is empty.
-pub async fn rate_limit(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
-    let (rate, burst) = {
-        let config = s.config();
-        (config.rate_limit_per_s, config.rate_limit_burst)
-    };
-    if rate <= 0.0 {
-        return next.run(request).await;
-    }
-    match s.limiter.take(addr.ip(), rate, burst) {
-        Ok(()) => next.run(request).await,
-        Err(wait) => {
-            let mut r = Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("more than {rate} requests per second from {}; retry in {wait:.1} s", addr.ip())).into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("{}", wait.ceil().max(1.0) as u64)) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            r
-        }
+/// The limits of the configuration in force (server.rs's middleware reads them from the
+/// state at each request, so a reload applies at the next one).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub rate_per_s: f64,
+    pub burst: f64,
+    pub timeout: Duration,
+}
+
+impl Limits {
+    pub fn of(config: &crate::config::ServerConfig) -> Limits {
+        Limits { rate_per_s: config.rate_limit_per_s, burst: config.rate_limit_burst, timeout: Duration::from_secs(config.request_timeout_s.max(1)) }
     }
 }
 
-/// Middleware: 408 when the answer takes longer than `request_timeout_s` (the change
-/// stream is routed around it).
-pub async fn timeout(State(s): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = Duration::from_secs(s.config().request_timeout_s.max(1));
-    match tokio::time::timeout(limit, next.run(request)).await {
+/// The 429 (Retry-After and a JSON reason) when `client`'s bucket is empty; None when
+/// the request may go on.
+pub fn over_rate(limiter: &RateLimiter, limits: Limits, client: SocketAddr) -> Option<Response> {
+    if limits.rate_per_s <= 0.0 {
+        return None;
+    }
+    limiter.take(client.ip(), limits.rate_per_s, limits.burst).err().map(|wait| {
+        let mut r =
+            Problem::new(StatusCode::TOO_MANY_REQUESTS, format!("more than {} requests per second from {}; retry in {wait:.1} s", limits.rate_per_s, client.ip())).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("{}", wait.ceil().max(1.0) as u64)) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    })
+}
+
+/// The answer, or 408 when it takes longer than the timeout.
+pub async fn timed(limits: Limits, answer: impl std::future::Future<Output = Response>) -> Response {
+    match tokio::time::timeout(limits.timeout, answer).await {
         Ok(response) => response,
-        Err(_) => Problem::new(StatusCode::REQUEST_TIMEOUT, format!("no answer within {} s (request_timeout_s)", limit.as_secs())).into_response(),
+        Err(_) => Problem::new(StatusCode::REQUEST_TIMEOUT, format!("no answer within {} s (request_timeout_s)", limits.timeout.as_secs())).into_response(),
     }
 }
 

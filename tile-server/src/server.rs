@@ -8,11 +8,13 @@
 use crate::config::ServerConfig;
 use crate::handlers::{archives, changes, edits, features, meta, style, tiles, tiles3d, wms, wmts};
 use crate::lifecycle::{self, Phase, Signal, Signals};
+use crate::limits::{self, Limits};
 use crate::problem::Problem;
 use crate::reload::{self, Reload};
 use crate::services::archives::Archives;
 use crate::services::edits::INCIDENTS;
 use crate::services::invalidation;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -65,12 +67,12 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/viewer", viewer)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), timeout))
         .merge(streams)
         .layer(axum::extract::DefaultBodyLimit::max(edits::MAX_BODY))
         .layer(axum::middleware::from_fn(refuse_unservable_paths))
         .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::limits::rate_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(cors(state.clone()))
         // Outermost: every answer, CORS preflights and errors included, has its request id.
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request_log::observe))
@@ -94,6 +96,21 @@ fn cors(state: AppState) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, "last-event-id".parse().expect("header name")])
         .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER, crate::request_log::X_REQUEST_ID.clone()])
         .allow_origin(AllowOrigin::predicate(allowed))
+}
+
+/// Per-client rate limit at the configuration in force (`limits.rs`).
+async fn rate_limit(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limits = Limits::of(&s.config());
+    match limits::over_rate(&s.limiter, limits, addr) {
+        None => next.run(req).await,
+        Some(refused) => refused,
+    }
+}
+
+/// The request timeout in force (`limits.rs`); the change stream is routed around it.
+async fn timeout(State(s): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limits = Limits::of(&s.config());
+    limits::timed(limits, next.run(req)).await
 }
 
 /// Paths that name no resource and that the static file service answered with a bare 500
