@@ -12,7 +12,7 @@
 //! Requests in flight are counted here (a sharded registry: the warm tile path takes one
 //! uncontended lock of 16 at start and end), so the deadline can say what it cut.
 
-use axum::http::{Method, Uri};
+use axum::http::{HeaderValue, Method, Uri};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -36,7 +36,7 @@ const SHARDS: usize = 16;
 pub struct InFlight {
     pub method: Method,
     pub uri: Uri,
-    pub request_id: String,
+    pub request_id: HeaderValue,
     pub since: Instant,
 }
 
@@ -80,7 +80,7 @@ impl Lifecycle {
     }
 
     /// Registers a request until the returned guard drops.
-    pub fn track(&self, method: Method, uri: Uri, request_id: String) -> Tracked<'_> {
+    pub fn track(&self, method: Method, uri: Uri, request_id: HeaderValue) -> Tracked<'_> {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.shard(id).lock().unwrap().insert(id, InFlight { method, uri, request_id, since: Instant::now() });
         Tracked { lifecycle: self, id }
@@ -177,9 +177,9 @@ mod tests {
         l.enter(Phase::Closing);
         l.enter(Phase::Draining);
         assert_eq!(l.phase(), Phase::Closing);
-        let a = l.track(Method::GET, "/tiles/a".parse().unwrap(), "a".into());
-        let b = l.track(Method::POST, "/b".parse().unwrap(), "b".into());
-        assert_eq!(l.in_flight().iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let a = l.track(Method::GET, "/tiles/a".parse().unwrap(), HeaderValue::from_static("a"));
+        let b = l.track(Method::POST, "/b".parse().unwrap(), HeaderValue::from_static("b"));
+        assert_eq!(l.in_flight().iter().map(|r| r.request_id.to_str().unwrap()).collect::<Vec<_>>(), ["a", "b"]);
         drop(a);
         assert_eq!(l.in_flight().len(), 1);
         drop(b);

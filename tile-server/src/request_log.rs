@@ -62,8 +62,7 @@ pub async fn observe(State(s): State<AppState>, mut req: Request, next: Next) ->
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let agent = req.headers().get(header::USER_AGENT).cloned();
-    let id_text = id.to_str().unwrap_or_default().to_string();
-    let tracked = s.lifecycle.track(method.clone(), uri.clone(), id_text);
+    let tracked = s.lifecycle.track(method.clone(), uri.clone(), id.clone());
     let mut response = next.run(req).await;
     drop(tracked);
     let headers = response.headers_mut();

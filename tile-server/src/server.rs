@@ -260,7 +260,8 @@ async fn drain(state: &AppState, signals: &mut Signals, mut server: tokio::task:
         }
     }
     let cut = state.lifecycle.in_flight();
-    let list: Vec<String> = cut.iter().take(20).map(|r| format!("{} {} ({:.1} s, id {})", r.method, r.uri, r.since.elapsed().as_secs_f64(), r.request_id)).collect();
+    let list: Vec<String> =
+        cut.iter().take(20).map(|r| format!("{} {} ({:.1} s, id {})", r.method, r.uri, r.since.elapsed().as_secs_f64(), r.request_id.to_str().unwrap_or("?"))).collect();
     tracing::warn!(
         "shutdown grace over after {:.1} s: exiting with {} requests still in flight{}{}",
         started.elapsed().as_secs_f64(),
