@@ -53,7 +53,7 @@ up() {
     FORMOSA_LOG=warn "$formosa" --store "$PRIMARY" -q demo --no-serve
   fi
   bash scripts/postgis.sh replica replica "$((PG_PORT + 1))" "$PG_PORT" >/dev/null
-  local servers=""
+  local servers="" alive=""
   for i in $(seq 1 "$NODES"); do
     local port=$((NODE_PORT + i - 1))
     if [ -f "$ROOT/node$i.pid" ] && kill -0 "$(cat "$ROOT/node$i.pid")" 2>/dev/null; then
@@ -63,6 +63,7 @@ up() {
       echo $! >"$ROOT/node$i.pid"
     fi
     servers+="    server node$i 127.0.0.1:$port check inter 500ms fall 2 rise 2"$'\n'
+    alive+="    server node$i 127.0.0.1:$port check inter 500ms fall 2 rise 2"$'\n'
   done
   cat >"$ROOT/haproxy.cfg" <<CFG
 global
@@ -79,12 +80,21 @@ defaults
     option redispatch 1
 frontend formosa
     bind 127.0.0.1:$PORT
+    # No node ready (the shared database away from all of them at once): the nodes still
+    # serve what they hold, so send reads to those alive rather than answer 503 here.
+    use_backend alive if { nbsrv(nodes) eq 0 }
     default_backend nodes
 backend nodes
     balance roundrobin
-    option httpchk GET /health
+    # /ready: 503 from the moment a node gets SIGTERM (draining) or loses its store.
+    option httpchk GET /ready
     http-check expect status 200
 $servers
+backend alive
+    balance roundrobin
+    option httpchk GET /health
+    http-check expect status 200
+$alive
 CFG
   if [ -f "$ROOT/haproxy.pid" ] && kill -0 "$(cat "$ROOT/haproxy.pid")" 2>/dev/null; then
     kill "$(cat "$ROOT/haproxy.pid")"

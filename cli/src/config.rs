@@ -50,8 +50,21 @@ impl Config {
             Err(_) if !required => return Ok(Config::default()),
             Err(e) => return Err(format!("cannot read config {}: {e}", path.display())),
         };
-        toml::from_str(&text).map_err(|e| format!("config {}: {}", path.display(), e.message()))
+        toml::from_str(&text).map_err(|e| match e.span() {
+            Some(span) => {
+                let (line, column) = line_and_column(&text, span.start);
+                format!("config {}:{line}:{column}: {}", path.display(), e.message())
+            }
+            None => format!("config {}: {}", path.display(), e.message()),
+        })
     }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
 #[cfg(test)]
@@ -65,5 +78,14 @@ mod tests {
         assert_eq!(c.server.bind, "0.0.0.0:9000");
         assert_eq!(c.import.storey_height_m, 3.3);
         assert!(toml::from_str::<Config>("[server]\nbnid = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("formosa.toml");
+        std::fs::write(&path, "[server]\nbind = \"127.0.0.1:1\"\nwrite_token = \"unterminated\n").unwrap();
+        let e = Config::load(Some(&path)).unwrap_err();
+        assert!(e.starts_with(&format!("config {}:3:", path.display())), "{e}");
     }
 }

@@ -12,6 +12,7 @@ use formosa_importers::source::OpenOptions;
 use formosa_importers::{import_imagery, import_terrain, import_vector, ImageryOptions, ImportReport, TerrainOptions, VectorOptions};
 use formosa_store::postgis::PgStore;
 use formosa_store::{GpkgStore, ImportMode, LayerKind, Store};
+use formosa_tile_server::config::ServerConfig;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,8 +67,18 @@ struct Cli {
     /// Only errors: no progress bars, no summaries.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// Log lines as text (for a terminal) or as one JSON object each (for a log pipeline;
+    /// `serve` then logs every request at info level).
+    #[arg(long, global = true, env = "FORMOSA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -224,7 +235,7 @@ struct VectorArgs {
     report: Option<PathBuf>,
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, format: LogFormat) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "info",
@@ -236,16 +247,29 @@ fn init_logging(verbose: u8, quiet: bool) {
             "warn,formosa={level},formosa_cli={level},formosa_importers={level},formosa_store={level},formosa_encoders={level},formosa_tile_server={level}"
         ))
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_target(false).init(),
+        LogFormat::Json => {
+            // Fields at the top level of each object, as log shippers index them.
+            logs.json().flatten_event(true).with_current_span(false).init();
+            formosa_tile_server::request_log::log_requests_at_info();
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    let format = cli.log_format;
+    init_logging(cli.verbose, cli.quiet, format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Every stderr line of a JSON log is JSON, the last one too.
+            match format {
+                LogFormat::Text => eprintln!("error: {e}"),
+                LogFormat::Json => tracing::error!("error: {e}"),
+            }
             ExitCode::FAILURE
         }
     }
@@ -320,15 +344,10 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Serve { bind, cache_mb, archives } => {
             let store = open()?.store;
-            let mut server = config.server.clone();
-            if let Some(b) = bind {
-                server.bind = b;
-            }
-            if let Some(mb) = cache_mb {
-                server.cache_mb = mb;
-            }
-            server.archives.extend(archives);
-            runtime()?.block_on(formosa_tile_server::server::serve(store, server))
+            let flags = ServeFlags { bind, cache_mb, archives };
+            let server = flags.apply(config.server.clone());
+            let reload = reloader(cli.config.clone(), &config, flags);
+            serve(store, server, reload)
         }
         Command::Demo { bind, fixtures, fresh, no_serve } => {
             let store = open()?.store;
@@ -341,13 +360,63 @@ fn run(cli: Cli) -> Result<(), String> {
             if no_serve {
                 return Ok(());
             }
-            let mut server = config.server.clone();
-            if let Some(b) = bind {
-                server.bind = b;
-            }
-            runtime()?.block_on(formosa_tile_server::server::serve(store, server))
+            let flags = ServeFlags { bind, cache_mb: None, archives: Vec::new() };
+            let server = flags.apply(config.server.clone());
+            let reload = reloader(cli.config.clone(), &config, flags);
+            serve(store, server, reload)
         }
     }
+}
+
+/// What `serve`'s flags put over the file's `[server]`, at start and at every reload.
+struct ServeFlags {
+    bind: Option<String>,
+    cache_mb: Option<u64>,
+    archives: Vec<(String, String)>,
+}
+
+impl ServeFlags {
+    fn apply(&self, mut server: ServerConfig) -> ServerConfig {
+        if let Some(b) = &self.bind {
+            server.bind = b.clone();
+        }
+        if let Some(mb) = self.cache_mb {
+            server.cache_mb = mb;
+        }
+        server.archives.extend(self.archives.iter().cloned());
+        server
+    }
+}
+
+/// SIGHUP reads the same file again (`--config`, FORMOSA_CONFIG or ./formosa.toml) with
+/// the same flags over it. The store is opened once: a new `store` or `read_store` in the
+/// file is named and left for a restart.
+fn reloader(path: Option<PathBuf>, started: &Config, flags: ServeFlags) -> formosa_tile_server::reload::Reload {
+    let stores = (started.store.clone(), started.read_store.clone());
+    Box::new(move || {
+        let config = Config::load(path.as_deref())?;
+        let mut restart = Vec::new();
+        if config.store != stores.0 {
+            restart.push("store");
+        }
+        if config.read_store != stores.1 {
+            restart.push("read_store");
+        }
+        if !restart.is_empty() {
+            tracing::warn!("configuration reloaded, but {} changed and need a restart; still serving the store opened at start", restart.join(", "));
+        }
+        Ok(flags.apply(config.server))
+    })
+}
+
+/// Serves until the server has shut down. Tasks still running then (requests cut at the
+/// end of the shutdown grace) get a moment, not forever: dropping a runtime would wait for
+/// every blocking task.
+fn serve(store: Arc<dyn Store>, server: ServerConfig, reload: formosa_tile_server::reload::Reload) -> Result<(), String> {
+    let rt = runtime()?;
+    let served = rt.block_on(formosa_tile_server::server::serve(store, server, Some(reload)));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

@@ -208,6 +208,13 @@ pub trait Serving: Send + Sync {
     fn degraded(&self) -> Option<String> {
         None
     }
+
+    /// Tidies up before the process exits (a server stopping): what was committed is
+    /// durable already, so this only saves the next start work. The GeoPackage folds its
+    /// write-ahead log into the file; PostgreSQL has nothing to do.
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// What encoders read: the catalogue's feature layers and the tile pyramids.

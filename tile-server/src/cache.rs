@@ -5,6 +5,7 @@
 //! write to one layer can drop just the tiles that depend on it.
 
 use crate::metrics::CacheMetrics;
+use arc_swap::ArcSwapOption;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -164,18 +165,26 @@ type BuildRegistry = Arc<Mutex<HashMap<u64, (TileKey, bool)>>>;
 
 #[derive(Clone)]
 pub struct TileCache {
-    /// None when caching is off (a budget of 0): every request renders.
-    cache: Option<Cache<TileKey, Arc<CachedTile>>>,
-    /// The cached keys by place, so a live edit drops the few tiles it touches by lookup
-    /// (a cache-wide predicate per edit was applied by moka to every read until its scan
-    /// ended: a fifth of the server's time under a surge of writes).
-    by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>>,
+    /// None when caching is off (a budget of 0): every request renders. Replaced whole
+    /// when a reload changes the budget (moka 0.12 cannot change a cache's capacity);
+    /// every clone (the tile service, the edit listener) sees the new one.
+    stored: Arc<ArcSwapOption<Stored>>,
     /// Builds under way, and whether an invalidation touched them since they began: such
     /// a tile may hold the old data, so it is answered but not cached (else a write's very
     /// next request could find the pre-write tile a concurrent build put back).
     building: BuildRegistry,
     next_build: Arc<std::sync::atomic::AtomicU64>,
     metrics: Arc<CacheMetrics>,
+}
+
+/// The tiles kept and their keys by place, as one: an old cache's evictions only ever
+/// touch its own index.
+struct Stored {
+    cache: Cache<TileKey, Arc<CachedTile>>,
+    /// The cached keys by place, so a live edit drops the few tiles it touches by lookup
+    /// (a cache-wide predicate per edit was applied by moka to every read until its scan
+    /// ended: a fifth of the server's time under a surge of writes).
+    by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>>,
 }
 
 /// A tile being built (deregistered when dropped).
@@ -202,51 +211,28 @@ impl TileCache {
 
     /// A cache whose hits, misses and evictions go to `metrics`.
     pub fn counted(budget_bytes: u64, metrics: Arc<CacheMetrics>) -> Self {
-        let by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>> = Arc::default();
-        let index = by_place.clone();
-        let evictions = metrics.clone();
-        let cache = (budget_bytes > 0).then(|| {
-            Cache::builder()
-                .max_capacity(budget_bytes)
-                .weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight())
-                // Re-imports drop whole layers with a predicate (rare).
-                .support_invalidation_closures()
-                .eviction_listener(move |k: Arc<TileKey>, _v, cause| {
-                    use moka::notification::RemovalCause;
-                    let counted = match cause {
-                        RemovalCause::Size => Some("size"),
-                        RemovalCause::Explicit => Some("explicit"),
-                        RemovalCause::Expired | RemovalCause::Replaced => None,
-                    };
-                    if let Some(cause) = counted {
-                        evictions.evicted(&k.kind, cause);
-                    }
-                    if cause != RemovalCause::Replaced {
-                        let mut index = index.lock().unwrap();
-                        if let Some(keys) = index.get_mut(&k.place()) {
-                            keys.retain(|x| x != k.as_ref());
-                            if keys.is_empty() {
-                                index.remove(&k.place());
-                            }
-                        }
-                    }
-                })
-                .build()
-        });
-        Self { cache, by_place, building: Arc::default(), next_build: Arc::default(), metrics }
+        let stored = Stored::new(budget_bytes, metrics.clone()).map(Arc::new);
+        Self { stored: Arc::new(ArcSwapOption::new(stored)), building: Arc::default(), next_build: Arc::default(), metrics }
     }
 
     /// Bytes held (as weighed) and tiles held.
     pub fn size(&self) -> (u64, u64) {
-        self.cache.as_ref().map_or((0, 0), |c| {
-            c.run_pending_tasks();
-            (c.weighted_size(), c.entry_count())
+        self.stored.load().as_ref().map_or((0, 0), |s| {
+            s.cache.run_pending_tasks();
+            (s.cache.weighted_size(), s.cache.entry_count())
         })
+    }
+
+    /// Starts over with an empty cache of `budget_bytes` (0: off). Builds under way keep
+    /// their place: each finishes into the new cache unless an edit touched it.
+    pub fn resize(&self, budget_bytes: u64) {
+        let _building = self.building.lock().unwrap();
+        self.stored.store(Stored::new(budget_bytes, self.metrics.clone()).map(Arc::new));
     }
 
     /// Whether tiles are kept at all.
     pub fn enabled(&self) -> bool {
-        self.cache.is_some()
+        self.stored.load().is_some()
     }
 
     /// The cached tile, if any (counted as a hit or a miss).
@@ -258,14 +244,14 @@ impl TileCache {
 
     /// The cached tile, if any, not counted: a second look after a counted miss.
     pub fn peek(&self, key: &TileKey) -> Option<Arc<CachedTile>> {
-        self.cache.as_ref()?.get(key)
+        self.stored.load().as_ref()?.cache.get(key)
     }
 
     /// Registers a build of `key` before its data is read (see `finish`); with the cache
     /// off there is nothing to protect and nothing is registered.
     pub fn begin(&self, key: TileKey) -> Build {
         let id = self.next_build.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let registry = self.cache.is_some().then(|| self.building.clone());
+        let registry = self.enabled().then(|| self.building.clone());
         if let Some(building) = &registry {
             building.lock().unwrap().insert(id, (key, false));
         }
@@ -276,12 +262,12 @@ impl TileCache {
     /// during the build.
     pub fn finish(&self, build: Build, tile: CachedTile) -> Arc<CachedTile> {
         let tile = Arc::new(tile);
-        if let Some(cache) = &self.cache {
+        if let Some(stored) = &*self.stored.load() {
             // Held across the insert, so an invalidation cannot slip between check and insert.
             let building = self.building.lock().unwrap();
             if let Some((key, false)) = building.get(&build.id) {
-                cache.insert(key.clone(), tile.clone());
-                let mut index = self.by_place.lock().unwrap();
+                stored.cache.insert(key.clone(), tile.clone());
+                let mut index = stored.by_place.lock().unwrap();
                 let keys = index.entry(key.place()).or_default();
                 if !keys.contains(key) {
                     keys.push(key.clone());
@@ -308,14 +294,15 @@ impl TileCache {
                 *stale = true;
             }
         }
-        let doomed: Vec<TileKey> = {
-            let index = self.by_place.lock().unwrap();
-            places.iter().filter_map(|p| index.get(p)).flatten().filter(|k| kind(&k.kind)).cloned().collect()
-        };
-        let dropped = doomed.len();
-        if let Some(cache) = &self.cache {
+        let mut dropped = 0;
+        if let Some(stored) = &*self.stored.load() {
+            let doomed: Vec<TileKey> = {
+                let index = stored.by_place.lock().unwrap();
+                places.iter().filter_map(|p| index.get(p)).flatten().filter(|k| kind(&k.kind)).cloned().collect()
+            };
+            dropped = doomed.len();
             for key in doomed {
-                cache.invalidate(&key);
+                stored.cache.invalidate(&key);
             }
         }
         drop(building);
@@ -329,10 +316,46 @@ impl TileCache {
         for (_, stale) in building.values_mut() {
             *stale = true;
         }
-        if let Some(cache) = &self.cache {
-            let _ = cache.invalidate_entries_if(move |k, _| pred(k));
+        if let Some(stored) = &*self.stored.load() {
+            let _ = stored.cache.invalidate_entries_if(move |k, _| pred(k));
         }
         drop(building);
+    }
+}
+
+impl Stored {
+    fn new(budget_bytes: u64, metrics: Arc<CacheMetrics>) -> Option<Stored> {
+        let by_place: Arc<Mutex<HashMap<Place, Vec<TileKey>>>> = Arc::default();
+        let index = by_place.clone();
+        let cache = (budget_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(budget_bytes)
+                .weigher(|_k: &TileKey, v: &Arc<CachedTile>| v.weight())
+                // Re-imports drop whole layers with a predicate (rare).
+                .support_invalidation_closures()
+                .eviction_listener(move |k: Arc<TileKey>, _v, cause| {
+                    use moka::notification::RemovalCause;
+                    let counted = match cause {
+                        RemovalCause::Size => Some("size"),
+                        RemovalCause::Explicit => Some("explicit"),
+                        RemovalCause::Expired | RemovalCause::Replaced => None,
+                    };
+                    if let Some(cause) = counted {
+                        metrics.evicted(&k.kind, cause);
+                    }
+                    if cause != RemovalCause::Replaced {
+                        let mut index = index.lock().unwrap();
+                        if let Some(keys) = index.get_mut(&k.place()) {
+                            keys.retain(|x| x != k.as_ref());
+                            if keys.is_empty() {
+                                index.remove(&k.place());
+                            }
+                        }
+                    }
+                })
+                .build()
+        })?;
+        Some(Stored { cache, by_place })
     }
 }
 
@@ -524,5 +547,24 @@ mod tests {
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
         let r = respond(&t, "x/y", &h(header::IF_NONE_MATCH, "\"other\""));
         assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn a_resized_cache_starts_empty_and_edits_still_find_its_tiles() {
+        let cache = TileCache::new(1 << 20);
+        let key = TileKey::new(TileKind::mvt("parcels"), 14, 13_722, 7_013);
+        cache.make(key.clone(), || Ok::<_, ()>(CachedTile::new(b"before".to_vec()))).unwrap();
+        assert!(cache.get(&key).is_some());
+        let listener_side = cache.clone();
+        cache.resize(2 << 20);
+        assert!(cache.get(&key).is_none(), "a new, empty cache");
+        cache.make(key.clone(), || Ok::<_, ()>(CachedTile::new(b"after".to_vec()))).unwrap();
+        assert_eq!(listener_side.get(&key).unwrap().raw.as_ref(), b"after", "clones see the new cache");
+        listener_side.invalidate_places(&[key.place()], |_| true);
+        assert!(cache.get(&key).is_none(), "an edit drops the tile from the new cache");
+        cache.resize(0);
+        assert!(!cache.enabled());
+        cache.make(key.clone(), || Ok::<_, ()>(CachedTile::new(b"off".to_vec()))).unwrap();
+        assert!(cache.get(&key).is_none());
     }
 }

@@ -1,13 +1,14 @@
 //! The server's part of the configuration file (`[server]` in formosa.toml) and its
 //! defaults. Command-line flags override it.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
-#[derive(Debug, Clone, Deserialize)]
+// Serialize: a reload names the fields that changed by comparing both as JSON (`reload.rs`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port to listen on.
@@ -29,13 +30,19 @@ pub struct ServerConfig {
     /// (EGM2008: about 17–22 m; up to ~28 m in the Central Range).
     pub geoid_undulation_m: f64,
     /// Bearer token for writes (incidents, pipeline status); FORMOSA_WRITE_TOKEN
-    /// overrides it. Without one, writes are refused.
+    /// overrides it. Without one, writes are refused. Never serialised (logs, diffs).
+    #[serde(skip_serializing)]
     pub write_token: Option<String>,
     /// Requests per second per client address (0: no limit), and the burst allowed.
     pub rate_limit_per_s: f64,
     pub rate_limit_burst: f64,
     /// Seconds a request may take before the server answers 408 (streams excepted).
     pub request_timeout_s: u64,
+    /// After SIGTERM: seconds to keep accepting while `/ready` says draining (time for a
+    /// balancer to stop sending), then seconds from the signal until the process exits
+    /// even with requests still in flight (`docs/ARCHITECTURE.md`, "Lifecycle").
+    pub shutdown_delay_s: f64,
+    pub shutdown_grace_s: f64,
     /// Origins allowed by CORS; ["*"] allows any.
     pub cors_origins: Vec<String>,
     /// Largest WMS map, in pixels per side: larger requests get a ServiceException.
@@ -89,6 +96,8 @@ impl Default for ServerConfig {
             rate_limit_per_s: 0.0,
             rate_limit_burst: 200.0,
             request_timeout_s: 30,
+            shutdown_delay_s: 0.0,
+            shutdown_grace_s: 25.0,
             cors_origins: vec!["*".into()],
             max_map_size: 4096,
             max_render_time_s: 20.0,

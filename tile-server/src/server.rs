@@ -1,20 +1,26 @@
 //! The HTTP router and the server's life: the only module that names the handlers, the
-//! middleware around them, serving until a signal, and the background work (hot
-//! re-import, rows into memory). Handlers are thin: parse the request, call a service or
+//! middleware around them, serving until a signal (SIGTERM drains, SIGHUP reloads:
+//! `lifecycle.rs`, `reload.rs`), and the background work (hot re-import, rows into
+//! memory). Handlers are thin: parse the request, call a service or
 //! an encoder, set headers. Every error is a JSON problem (or, for OGC services, an
 //! exception report).
 
 use crate::config::ServerConfig;
 use crate::handlers::{archives, changes, edits, features, meta, style, tiles, tiles3d, wms, wmts};
+use crate::lifecycle::{self, Phase, Signal, Signals};
+use crate::limits::{self, Limits};
 use crate::problem::Problem;
+use crate::reload::{self, Reload};
 use crate::services::archives::Archives;
 use crate::services::edits::INCIDENTS;
 use crate::services::invalidation;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use formosa_store::Store;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
@@ -23,15 +29,16 @@ pub use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     // Static files; what is not there, or not a GET, gets a JSON reason like everything else.
-    let viewer = ServeDir::new(&state.config.viewer_dir).call_fallback_on_method_not_allowed(true).fallback(axum::handler::HandlerWithoutStateExt::into_service(static_fallback));
+    let viewer_dir = state.config().viewer_dir.clone();
+    let viewer = ServeDir::new(viewer_dir).call_fallback_on_method_not_allowed(true).fallback(axum::handler::HandlerWithoutStateExt::into_service(static_fallback));
     // The change stream stays open for good: no timeout on it.
     let streams = Router::new().route("/changes/stream", get(changes::stream));
-    let timeout = std::time::Duration::from_secs(state.config.request_timeout_s.max(1));
     Router::new()
         .route("/", get(meta::index))
         .route("/favicon.ico", get(meta::favicon))
         .route("/health", get(meta::health))
         .route("/metrics", get(meta::metrics))
+        .route("/ready", get(meta::ready))
         .route("/catalog", get(meta::catalog))
         .route("/tiles", get(tiles::catalog))
         .route("/tiles/{file}", get(tiles::tilejson))
@@ -61,22 +68,26 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/viewer", viewer)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), timeout))
         .merge(streams)
         .layer(axum::extract::DefaultBodyLimit::max(edits::MAX_BODY))
         .layer(axum::middleware::from_fn(refuse_unservable_paths))
         .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
-        .layer(axum::middleware::from_fn_with_state(state.limiter.clone(), crate::limits::rate_limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(client_scope))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::observe))
-        .layer(cors(&state.config.cors_origins))
+        .layer(cors(state.clone()))
+        // Outermost: every answer, CORS preflights and errors included, has its request id.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request_log::observe))
         .with_state(state)
 }
 
-/// CORS for the configured origins (any, with "*"); writes need Authorization.
-fn cors(origins: &[String]) -> CorsLayer {
-    use tower_http::cors::{AllowOrigin, Any};
-    let layer = CorsLayer::new()
+/// CORS for the origins configured now (any, with "*"; a reload changes them for the next
+/// request); writes need Authorization. The allowed origin is the request's own, echoed.
+fn cors(state: AppState) -> CorsLayer {
+    use tower_http::cors::AllowOrigin;
+    let allowed = move |origin: &axum::http::HeaderValue, _: &axum::http::request::Parts| state.config().cors_origins.iter().any(|o| o == "*" || o.as_bytes() == origin.as_bytes());
+    CorsLayer::new()
         .allow_methods([
             axum::http::Method::GET,
             axum::http::Method::HEAD,
@@ -86,11 +97,16 @@ fn cors(origins: &[String]) -> CorsLayer {
             axum::http::Method::DELETE,
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, "last-event-id".parse().expect("header name")])
-        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER]);
-    if origins.iter().any(|o| o == "*") {
-        layer.allow_origin(Any)
-    } else {
-        layer.allow_origin(AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok())))
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER, crate::request_log::X_REQUEST_ID.clone()])
+        .allow_origin(AllowOrigin::predicate(allowed))
+}
+
+/// Per-client rate limit at the configuration in force (`limits.rs`).
+async fn rate_limit(State(s): State<AppState>, ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limits = Limits::of(&s.config());
+    match limits::over_rate(&s.limiter, limits, addr) {
+        None => next.run(req).await,
+        Some(refused) => refused,
     }
 }
 
@@ -102,6 +118,12 @@ async fn client_scope(req: axum::extract::Request, next: axum::middleware::Next)
         Some(ip) => crate::builders::CLIENT.scope(ip, next.run(req)).await,
         None => next.run(req).await,
     }
+}
+
+/// The request timeout in force (`limits.rs`); the change stream is routed around it.
+async fn timeout(State(s): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limits = Limits::of(&s.config());
+    limits::timed(limits, next.run(req)).await
 }
 
 /// Paths that name no resource and that the static file service answered with a bare 500
@@ -147,11 +169,13 @@ async fn not_found(uri: axum::http::Uri) -> Problem {
     Problem::not_found(format!("no resource at {}; see /catalog for what this server publishes", uri.path()))
 }
 
-/// Binds and serves until Ctrl-C / SIGTERM.
-pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<(), String> {
-    if let Ok(token) = std::env::var("FORMOSA_WRITE_TOKEN") {
-        config.write_token = Some(token);
-    }
+/// Binds and serves until SIGTERM or Ctrl-C, then drains (`lifecycle.rs`); on SIGHUP
+/// calls `reload` and puts what it returns in force (`reload.rs`). Returns when the last
+/// request is answered or the shutdown grace is over, the store flushed.
+pub async fn serve(store: Arc<dyn Store>, config: ServerConfig, reload: Option<Reload>) -> Result<(), String> {
+    // First: a SIGHUP during start-up must not kill the process (its default action).
+    let mut signals = Signals::install()?;
+    let config = reload::with_environment(config);
     // Seeded archives: each must open now (a typo or a storage away stops the start, before
     // anything is written to the store). Their names are not the server's layers'.
     let mut taken: Vec<String> = store.layers().into_iter().map(|l| l.name).collect();
@@ -159,10 +183,7 @@ pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<()
     let archives = Archives::open(&config.archives, &taken).await?;
     // Disaster reports are written live: their layer always exists.
     store.ensure_layer(INCIDENTS, formosa_store::LayerKind::Incidents).map_err(|e| format!("cannot prepare the incidents layer: {e}"))?;
-    tracing::info!(
-        "writes (incidents, pipeline status): {}",
-        if config.write_token.as_deref().is_some_and(|t| !t.is_empty()) { "on, with the configured bearer token" } else { "off (no write_token)" }
-    );
+    tracing::info!("writes (incidents, pipeline status): {}", writes(&config));
     let bind = config.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -172,7 +193,117 @@ pub async fn serve(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<()
     }
     let state = AppState::new(store, config).with_archives(archives);
     tokio::spawn(watch_for_imports(state.clone()));
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
+    let closing = state.clone();
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { closing.lifecycle.closing().await });
+    let mut server = tokio::spawn(server.into_future());
+    loop {
+        tokio::select! {
+            ended = &mut server => return ended.map_err(|e| e.to_string())?.map_err(|e| e.to_string()),
+            signal = signals.next() => match signal {
+                Signal::Reload => reload_config(&state, reload.as_ref()),
+                Signal::Stop => break,
+            },
+        }
+    }
+    drain(&state, &mut signals, server).await;
+    flush(&state).await;
+    Ok(())
+}
+
+fn writes(config: &ServerConfig) -> &'static str {
+    if config.write_token.as_deref().is_some_and(|t| !t.is_empty()) {
+        "on, with the configured bearer token"
+    } else {
+        "off (no write_token)"
+    }
+}
+
+fn reload_config(state: &AppState, reload: Option<&Reload>) {
+    let Some(reload) = reload else {
+        tracing::warn!("SIGHUP: this server has no configuration file to read again; nothing changed");
+        return;
+    };
+    match reload() {
+        Ok(new) => {
+            let before = writes(&state.config());
+            reload::apply(state, new);
+            let after = writes(&state.config());
+            if before != after {
+                tracing::info!("writes (incidents, pipeline status): {after}");
+            }
+        }
+        Err(e) => tracing::error!("SIGHUP: {e}; keeping the configuration in force"),
+    }
+}
+
+/// From the stop signal to the last answer: draining for `shutdown_delay_s` (still
+/// accepting), then closing, until everything in flight is answered or the grace from
+/// the signal is over. A second stop signal skips the wait.
+async fn drain(state: &AppState, signals: &mut Signals, mut server: tokio::task::JoinHandle<std::io::Result<()>>) {
+    let started = tokio::time::Instant::now();
+    let (delay, grace) = {
+        let c = state.config();
+        (secs(c.shutdown_delay_s), secs(c.shutdown_grace_s))
+    };
+    let deadline = started + grace;
+    state.lifecycle.enter(Phase::Draining);
+    tracing::info!(
+        "shutting down: /ready says draining; {} requests in flight; closing the listener in {:.1} s, exiting within {:.1} s",
+        state.lifecycle.in_flight().len(),
+        (delay + lifecycle::SETTLE).min(grace).as_secs_f64(),
+        grace.as_secs_f64()
+    );
+    let mut forced = false;
+    tokio::select! {
+        _ = tokio::time::sleep_until((started + delay + lifecycle::SETTLE).min(deadline)) => {}
+        _ = wait_for_stop(signals) => forced = true,
+    }
+    state.lifecycle.enter(Phase::Closing);
+    if forced {
+        tracing::warn!("second stop signal: exiting now");
+    } else {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = &mut server => {
+                tracing::info!("shut down: every request answered in {:.1} s", started.elapsed().as_secs_f64());
+                return;
+            }
+            _ = wait_for_stop(signals) => tracing::warn!("second stop signal: exiting now"),
+        }
+    }
+    let cut = state.lifecycle.in_flight();
+    let list: Vec<String> =
+        cut.iter().take(20).map(|r| format!("{} {} ({:.1} s, id {})", r.method, r.uri, r.since.elapsed().as_secs_f64(), r.request_id.to_str().unwrap_or("?"))).collect();
+    tracing::warn!(
+        "shutdown grace over after {:.1} s: exiting with {} requests still in flight{}{}",
+        started.elapsed().as_secs_f64(),
+        cut.len(),
+        if list.is_empty() { String::new() } else { format!(": {}", list.join("; ")) },
+        if cut.len() > list.len() { " …" } else { "" }
+    );
+}
+
+async fn wait_for_stop(signals: &mut Signals) {
+    while signals.next().await != Signal::Stop {
+        tracing::info!("SIGHUP while shutting down: ignored");
+    }
+}
+
+fn secs(s: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(std::time::Duration::from_secs(3600))
+}
+
+/// Makes the store tidy for the next start (`Serving::flush`: the GeoPackage folds its
+/// write-ahead log into the file). Every acknowledged write was durable already.
+async fn flush(state: &AppState) {
+    let store = state.store.clone();
+    let flushing = tokio::task::spawn_blocking(move || store.flush());
+    match tokio::time::timeout(std::time::Duration::from_secs(5), flushing).await {
+        Ok(Ok(Ok(()))) => tracing::info!("store {} flushed; stopped", state.store.location()),
+        Ok(Ok(Err(e))) => tracing::warn!("flushing the store: {e} (every acknowledged write is committed already); stopped"),
+        _ => tracing::warn!("flushing the store took more than 5 s; stopped without it (every acknowledged write is committed already)"),
+    }
 }
 
 /// Hot re-import: every second, looks for layers another process imported, replaced or
@@ -208,7 +339,7 @@ async fn watch_for_imports(state: AppState) {
         // Decoded imagery tiles are keyed by layer name: a re-imported image must not mix
         // with the old one's tiles.
         state.imagery.clear();
-        if state.config.features_in_memory {
+        if state.config().features_in_memory {
             load_feature_tables(state.store.clone(), Some(changed));
         }
     }
@@ -232,22 +363,6 @@ fn load_feature_tables(store: Arc<dyn Store>, only: Option<Vec<String>>) {
     if let Err(e) = spawned {
         tracing::warn!("feature layers stay on disk: {e}");
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }
 
 #[cfg(test)]

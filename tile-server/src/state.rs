@@ -1,16 +1,18 @@
 //! What every handler shares: the store, the tile service (cache and builders), the
 //! decoded-raster caches, the renderer and fonts, the seeded archives served beside the
-//! store, the configuration and the metrics.
+//! store, the configuration in force, where the server is in its life, and the metrics.
 
 use crate::builders::Builders;
 use crate::cache::TileCache;
 use crate::config::ServerConfig;
+use crate::lifecycle::Lifecycle;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::services::archives::Archives;
 use crate::services::invalidation;
 use crate::services::plans::Plans;
 use crate::services::tiles::TileService;
+use arc_swap::ArcSwap;
 use formosa_encoders::fonts::Fonts;
 use formosa_encoders::render::imagery::ImageryCache;
 use formosa_encoders::render::style::RenderStyle;
@@ -40,8 +42,8 @@ pub struct Shared {
     pub tiles: TileService,
     /// 3D Tiles plans per layer.
     pub plans: Plans,
-    /// Per-client request rate limit, when configured.
-    pub limiter: Option<Arc<RateLimiter>>,
+    /// Per-client request rate limit (off while `rate_limit_per_s` is 0).
+    pub limiter: RateLimiter,
     /// Committed live edits, to the change stream's subscribers.
     pub changes: tokio::sync::broadcast::Sender<Change>,
     /// Decoded elevation tiles for the terrain encoders.
@@ -53,7 +55,11 @@ pub struct Shared {
     pub renderer: Arc<Renderer>,
     /// Seeded PMTiles archives served as tile sets (`--archive NAME=SOURCE`), opened at start.
     pub archives: Arc<Archives>,
-    pub config: Arc<ServerConfig>,
+    /// The configuration in force: swapped whole on SIGHUP (`reload.rs`); read it with
+    /// `config()`.
+    pub config: ArcSwap<ServerConfig>,
+    /// Serving, draining or closing; the requests in flight.
+    pub lifecycle: Lifecycle,
     /// Prometheus metrics served at /metrics.
     pub metrics: Arc<Metrics>,
 }
@@ -67,7 +73,6 @@ impl AppState {
         let cache = TileCache::counted(config.cache_mb * 1024 * 1024, metrics.cache.clone());
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let tiles = TileService::new(cache.clone(), Arc::new(Builders::new(cores, config.build_limits(), metrics.builds.clone())));
-        let limiter = (config.rate_limit_per_s > 0.0).then(|| Arc::new(RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst)));
         let style_path = config.styles_dir.join("basemap.json");
         let style = RenderStyle::load(&style_path).unwrap_or_else(|e| {
             tracing::error!("WMS/WMTS maps will be empty: {e}");
@@ -85,7 +90,6 @@ impl AppState {
         AppState(Arc::new(Shared {
             store,
             tiles,
-            limiter,
             plans: Plans::default(),
             changes,
             elevation: ElevationCache::new(256),
@@ -93,9 +97,17 @@ impl AppState {
             fonts,
             renderer,
             archives: Arc::default(),
-            config: Arc::new(config),
+            limiter: RateLimiter::default(),
+            config: ArcSwap::from_pointee(config),
+            lifecycle: Lifecycle::default(),
             metrics,
         }))
+    }
+
+    /// The configuration in force now. One atomic load (no lock), cheap enough for every
+    /// request; a reload during the request does not change what the guard holds.
+    pub fn config(&self) -> arc_swap::Guard<Arc<ServerConfig>> {
+        self.0.config.load()
     }
 
     /// The state serving these archives too.

@@ -180,8 +180,9 @@ pub fn serve(store: &Path, configure: impl FnOnce(&mut Command)) -> Server {
     let addr = loop {
         let line = lines.next().expect("server exited before listening").unwrap();
         log.lock().unwrap().push(line.clone());
+        // Up to the first '/': the line may be a JSON object (`--log-format json`).
         if let Some(rest) = line.split("on http://").nth(1) {
-            break rest.trim_end_matches('/').to_string();
+            break rest.split('/').next().unwrap_or(rest).to_string();
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.

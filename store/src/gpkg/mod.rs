@@ -163,4 +163,7 @@ impl Serving for GpkgStore {
     fn rows_in_memory(&self, name: &str) -> bool {
         self.layer(name).is_some_and(|l| l.has_feature_table())
     }
+    fn flush(&self) -> Result<(), StoreError> {
+        GpkgStore::checkpoint(self)
+    }
 }

@@ -305,6 +305,26 @@ impl GpkgStore {
         self.with_conn(f)
     }
 
+    /// Folds the write-ahead log into the file and empties it (`wal_checkpoint(TRUNCATE)`),
+    /// so the file alone is the whole store (a copy of just the .gpkg is complete). Taken
+    /// with the live-edit writer held, after any edit under way. With a reader open
+    /// elsewhere (an `ogrinfo`), SQLite checkpoints what it can and leaves the rest in the
+    /// log, where the next open finds it: nothing is lost either way.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        // Not kept as the writer: that one is set up for edits (synchronous = FULL).
+        let own;
+        let conn = match writer.as_ref() {
+            Some(c) => c,
+            None => {
+                own = open_connection(self.path(), false)?;
+                &own
+            }
+        };
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Size of the store file in bytes (with its write-ahead log).
     pub fn file_size(&self) -> u64 {
         let path = self.path();

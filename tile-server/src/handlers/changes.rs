@@ -29,13 +29,17 @@ pub async fn changes(State(s): State<AppState>, RawQuery(raw): RawQuery) -> Resu
 }
 
 /// GET /changes/stream: each committed edit as a Server-Sent Event (`id` = seq). A
-/// client that reconnects with Last-Event-ID gets what it missed first.
+/// client that reconnects with Last-Event-ID gets what it missed first. When the server
+/// shuts down the stream ends with a `shutdown` event carrying a `retry:` hint, so
+/// EventSource reconnects (through the balancer, to another node) and resumes from its
+/// last id.
 pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let since: i64 = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(-1);
     let mut rx = s.changes.subscribe();
     let store = s.store.clone();
     let missed = if since >= 0 { tokio::task::spawn_blocking(move || store.changes_since(since, 10_000).unwrap_or_default()).await.unwrap_or_default() } else { Vec::new() };
     let metrics = s.metrics.clone();
+    let closing = s.clone();
     let stream = async_stream::stream! {
         let mut last = since;
         for c in missed {
@@ -43,7 +47,14 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Sse<impl f
             yield Ok(event(&c));
         }
         loop {
-            match rx.recv().await {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                _ = closing.lifecycle.closing() => {
+                    yield Ok(shutdown_event(last));
+                    break;
+                }
+            };
+            match next {
                 Ok(c) if c.seq > last => {
                     last = c.seq;
                     metrics.live.sse_sent(&c.at);
@@ -59,6 +70,19 @@ pub async fn stream(State(s): State<AppState>, headers: HeaderMap) -> Sse<impl f
         }
     };
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// The stream's last event when the server stops. No `id`: the client keeps the last
+/// change's id as its Last-Event-ID. Reconnections are spread over 1–3 s so the other
+/// nodes do not take every stream in the same instant.
+fn shutdown_event(last: i64) -> Event {
+    static SPREAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SPREAD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let retry = std::time::Duration::from_millis(1000 + (n * 337) % 2000);
+    Event::default()
+        .event("shutdown")
+        .retry(retry)
+        .data(json!({ "detail": "this server is shutting down; reconnect (Last-Event-ID resumes the feed)", "last": last, "retry_ms": retry.as_millis() as u64 }).to_string())
 }
 
 fn event(c: &Change) -> Event {

@@ -24,7 +24,8 @@ pub const MAX_BODY: usize = 1 << 20;
 /// Checks the bearer token: the refusal, 401 without one, 403 with a wrong one or none
 /// configured; None when the write may go ahead.
 fn refusal(s: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let Some(expected) = s.config.write_token.as_deref().filter(|t| !t.is_empty()) else {
+    let config = s.config();
+    let Some(expected) = config.write_token.as_deref().filter(|t| !t.is_empty()) else {
         return Some(Problem::new(StatusCode::FORBIDDEN, "writes are disabled on this server: set [server] write_token or FORMOSA_WRITE_TOKEN").into_response());
     };
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));

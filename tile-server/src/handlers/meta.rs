@@ -1,5 +1,6 @@
-//! The server's own resources: `/` (the viewer, or a page listing the layers), `/health`,
-//! `/catalog` (layers and seeded archives), and SDF glyphs for labels at `/fonts/`.
+//! The server's own resources: `/` (the viewer, or a page listing the layers), `/health`
+//! (alive), `/ready` (worth sending work to), `/catalog` (layers and seeded archives), and
+//! SDF glyphs for labels at `/fonts/`.
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -36,6 +37,19 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     let state = s.clone();
     let text = tokio::task::spawn_blocking(move || state.metrics.render(&state)).await.unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], text).into_response()
+}
+
+/// `/ready`: whether a balancer should send this node work — serving, not draining, and
+/// the store reachable. Otherwise 503 with Retry-After and why. `/health` stays 200 while
+/// the process lives (liveness); this is the one to check from HAProxy or Kubernetes.
+pub async fn ready(State(s): State<AppState>) -> Response {
+    if s.lifecycle.draining() {
+        return Problem::unavailable("draining: shutting down", 5).into_response();
+    }
+    if let Some(reason) = s.store.degraded() {
+        return Problem::unavailable(format!("the store cannot be reached: {reason}"), 5).into_response();
+    }
+    Json(json!({ "status": "ready", "store": s.store.location(), "layers": s.store.layers().len() })).into_response()
 }
 
 /// Every layer with its kind, extent (lon/lat), count, source and import time; and the
@@ -78,16 +92,16 @@ pub async fn glyphs(State(s): State<AppState>, Path((fontstack, range)): Path<(S
 
 /// The viewer's icon (`web-viewer/favicon.ico`), which browsers ask for on every page.
 pub async fn favicon(State(s): State<AppState>) -> Result<Response, Problem> {
-    let path = s.config.viewer_dir.join("favicon.ico");
+    let path = s.config().viewer_dir.join("favicon.ico");
     match tokio::fs::read(&path).await {
         Ok(bytes) => Ok(([(header::CONTENT_TYPE, "image/x-icon"), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response()),
-        Err(_) => Err(Problem::not_found(format!("no favicon.ico in the viewer folder {}", s.config.viewer_dir.display()))),
+        Err(_) => Err(Problem::not_found(format!("no favicon.ico in the viewer folder {}", s.config().viewer_dir.display()))),
     }
 }
 
 /// The web viewer when it is installed, else a plain page listing the layers.
 pub async fn index(State(s): State<AppState>) -> Response {
-    let page = s.config.viewer_dir.join("index.html");
+    let page = s.config().viewer_dir.join("index.html");
     match tokio::fs::read_to_string(&page).await {
         Ok(html) => ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response(),
         Err(_) => landing(&s),

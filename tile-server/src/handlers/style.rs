@@ -16,7 +16,7 @@ pub async fn style(State(s): State<AppState>, headers: HeaderMap, Path(file): Pa
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(Problem::not_found(format!("no style '{file}'; the base map is /styles/basemap.json")));
     }
-    let path = s.config.styles_dir.join(format!("{name}.json"));
+    let path = s.config().styles_dir.join(format!("{name}.json"));
     let text = tokio::fs::read_to_string(&path).await.map_err(|_| Problem::not_found(format!("no style '{name}'; the base map is /styles/basemap.json")))?;
     let origin = format!("{}/", base_url(&headers));
     let mut style: Value = serde_json::from_str(&text.replace("formosa://", &origin)).map_err(|e| Problem::internal(format!("style {} is not valid JSON: {e}", path.display())))?;

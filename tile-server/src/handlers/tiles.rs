@@ -94,7 +94,7 @@ pub async fn terrain_rgb(State(s): State<AppState>, headers: HeaderMap, Path((z,
     }
     let key = TileKey::new(TileKind::TerrainRgb, z, x, y);
     let store = s.store.clone();
-    let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
+    let (geoid, elevation) = (s.config().geoid_undulation_m, s.elevation.clone());
     let tile =
         s.tiles.cached_or_made(key, true, move || rgb::png(&*store, &elevation, z, x, y, geoid).map_err(|e| Problem::internal(e.to_string()))?.ok_or_else(no_terrain)).await?;
     Ok(respond(&tile, "image/png", &headers))
@@ -117,7 +117,7 @@ pub async fn terrain_mesh(State(s): State<AppState>, headers: HeaderMap, Path((z
     let normals = accepted_extensions(&headers).any(|e| e == "octvertexnormals");
     let key = TileKey::new(TileKind::QuantizedMesh { normals }, z, x, y);
     let store = s.store.clone();
-    let (geoid, elevation) = (s.config.geoid_undulation_m, s.elevation.clone());
+    let (geoid, elevation) = (s.config().geoid_undulation_m, s.elevation.clone());
     let tile = s
         .tiles
         .cached_or_made(key, false, move || {

@@ -15,15 +15,15 @@ pub async fn tileset(State(s): State<AppState>, Path((layer, file)): Path<(Strin
     if file != "tileset.json" {
         return Err(Problem::not_found(format!("no resource /3dtiles/{layer}/{file}; the tileset is /3dtiles/{layer}/tileset.json")));
     }
-    let plan = s.plans.get(&s.store, &s.tiles, &s.elevation, s.config.geoid_undulation_m, &layer).await?;
+    let plan = s.plans.get(&s.store, &s.tiles, &s.elevation, s.config().geoid_undulation_m, &layer).await?;
     Ok(([(header::CACHE_CONTROL, "no-cache")], axum::Json(plan.tileset())).into_response())
 }
 
 pub async fn content(State(s): State<AppState>, headers: HeaderMap, Path((layer, z, x, y)): Path<(String, String, String, String)>) -> Result<Response, Problem> {
     let (z, x, y) = parse_tile(&z, &x, &y, &[".glb"])?;
-    let plan = s.plans.get(&s.store, &s.tiles, &s.elevation, s.config.geoid_undulation_m, &layer).await?;
+    let plan = s.plans.get(&s.store, &s.tiles, &s.elevation, s.config().geoid_undulation_m, &layer).await?;
     let key = TileKey::new(TileKind::tiles3d(&layer), z, x, y);
-    let (store, elevation, geoid) = (s.store.clone(), s.elevation.clone(), s.config.geoid_undulation_m);
+    let (store, elevation, geoid) = (s.store.clone(), s.elevation.clone(), s.config().geoid_undulation_m);
     let tile = s.tiles.cached_or_made(key, false, move || plan.content(&*store, &elevation, geoid, (z, x, y)).map_err(Problem::from)).await?;
     Ok(respond(&tile, "model/gltf-binary", &headers))
 }

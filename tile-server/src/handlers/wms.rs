@@ -119,7 +119,7 @@ fn map_params(s: &AppState, kvp: &Kvp) -> Result<MapParams, OgcError> {
     if crs.is_geographic() && (bbox[1] < -90.0 || bbox[3] > 90.0 || bbox[0] < -360.0 || bbox[2] > 360.0) {
         return Err(OgcError::invalid("BBOX", format!("BBOX '{bbox_text}' is off the globe (latitudes within ±90°)")));
     }
-    let max = s.config.max_map_size as i64;
+    let max = s.config().max_map_size as i64;
     let width = parse_int("WIDTH", kvp.get("WIDTH").ok_or_else(|| OgcError::missing("WIDTH"))?, 1..=max)? as u32;
     let height = parse_int("HEIGHT", kvp.get("HEIGHT").ok_or_else(|| OgcError::missing("HEIGHT"))?, 1..=max)? as u32;
     Ok(MapParams { layers, view: MapView { crs, bbox, width, height } })
@@ -163,7 +163,7 @@ async fn get_map(s: &AppState, kvp: &Kvp) -> Result<Response, OgcError> {
     };
     let req = MapRequest { view: params.view, layers: params.layers, transparent, bgcolor, label_margin: 0.0 };
     let mut work = Work::new(BuildKind::Map, map_class(s, &req));
-    if let Some(limit) = s.config.render_time_limit() {
+    if let Some(limit) = s.config().render_time_limit() {
         work = work.within(limit);
     }
     let state = s.clone();
@@ -199,7 +199,7 @@ fn map_class(s: &AppState, req: &MapRequest) -> Class {
 }
 
 fn image_size(s: &AppState, kvp: &Kvp) -> Option<(u32, u32)> {
-    let max = s.config.max_map_size as i64;
+    let max = s.config().max_map_size as i64;
     let w = parse_int("WIDTH", kvp.get("WIDTH")?, 1..=max).ok()?;
     let h = parse_int("HEIGHT", kvp.get("HEIGHT")?, 1..=max).ok()?;
     Some((w as u32, h as u32))
@@ -294,7 +294,7 @@ fn capabilities(s: &AppState, base: &str) -> String {
         op(&["text/xml"]),
         op(&map_formats),
         op(&info_formats),
-        max = s.config.max_map_size,
+        max = s.config().max_map_size,
     ));
     let crs_list: String = MapCrs::SUPPORTED.iter().map(|c| format!("<CRS>{}</CRS>", c.code())).collect();
     let mut boxes = String::new();
