@@ -49,7 +49,7 @@ if [ -n "${pg_url:-}" ]; then
     export FORMOSA_TEST_POSTGIS="${pg_url%/postgres}" FORMOSA_REQUIRE_POSTGIS=1
     psql -q -X "$pg_url" -c "DROP DATABASE IF EXISTS formosa_template" >/dev/null
     rc=0
-    FORMOSA_REQUIRE_S3=1 cargo test -p formosa-cli --no-fail-fast --test postgis --test serve --test hot_reimport --test limits --test static_paths --test fuzz_requests --test archives --test lifecycle || rc=$?
+    FORMOSA_REQUIRE_S3=1 cargo test -p formosa-cli --no-fail-fast --test postgis --test serve --test hot_reimport --test import_progress --test limits --test static_paths --test fuzz_requests --test archives --test lifecycle || rc=$?
     /usr/bin/python3 -m pytest -q tile-server/tests/ogc || rc=$?
     (cd web-viewer && node --test --test-concurrency=1 tests/) || rc=$?
     exit $rc

@@ -62,6 +62,7 @@ fn copy_features(src: &dyn Store, dst: &dyn Store, info: &LayerInfo) -> Result<u
             }
             import.insert(&NewFeature { geometry: f.geometry, values, extra }).map_err(|e| format!("layer '{}', feature {}: {e}", info.name, f.id))?;
         }
+        import.progress(import.count(), Some(ids.len() as u64));
     }
     let count = import.count();
     import.commit(info.details.clone()).map_err(|e| format!("layer '{}': {e}", info.name))?;

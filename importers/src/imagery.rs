@@ -88,6 +88,7 @@ pub fn import_imagery(store: &dyn Imports, opts: &ImageryOptions) -> Result<Impo
                 level.insert((tx, ty));
             }
             pb.inc(1);
+            import.progress(pb.position(), Some(total));
         }
     }
     pb.finish_and_clear();

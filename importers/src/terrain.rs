@@ -107,6 +107,7 @@ pub fn import_terrain(store: &dyn Imports, opts: &TerrainOptions) -> Result<Impo
                 level.insert((tx, ty), heights);
             }
             pb.inc(1);
+            import.progress(pb.position(), Some(total));
         }
     }
     // Coarser levels: each pixel the mean of the valid pixels of the 2×2 below it.

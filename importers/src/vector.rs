@@ -88,6 +88,7 @@ pub fn import_vector(store: &dyn Imports, opts: &VectorOptions) -> Result<Import
     let map_ref = &map;
     let kind = opts.kind;
     let settings = opts.settings.clone();
+    let declared = source.declared_count;
 
     let (read_result, prepare_result, write_result) = std::thread::scope(|s| {
         let preparer = s.spawn(move || -> Result<(), ImportError> {
@@ -121,6 +122,8 @@ pub fn import_vector(store: &dyn Imports, opts: &VectorOptions) -> Result<Import
                     }
                 }
                 pb_writer.inc(batch.len() as u64);
+                // The bar's counts, for other processes (a server's /metrics).
+                import.progress(pb_writer.position(), declared);
             }
             (import, report, Ok(()))
         });

@@ -12,13 +12,17 @@ pub mod mercator;
 pub mod model;
 #[cfg(feature = "postgis")]
 pub mod postgis;
+pub mod progress;
 pub mod raster;
 pub mod traits;
 pub mod wkb;
 
 pub use edit::{Change, Edit};
 pub use gpkg::GpkgStore;
-pub use model::{coerce, validate_layer_name, Attributes, Column, ColumnType, Coord, Envelope, Feature, Geometry, ImportMode, ImportSpec, LayerInfo, LayerKind, NewFeature, Value};
+pub use model::{
+    coerce, validate_layer_name, Attributes, Column, ColumnType, Coord, Envelope, Feature, Geometry, ImportMode, ImportProgress, ImportSpec, LayerInfo, LayerKind, NewFeature,
+    Value,
+};
 pub use traits::{Catalog, ChangeListener, EditLog, FeatureImport, FeatureLayer, ImageryImport, Imports, Pyramids, Serving, Source, Store, TerrainImport};
 
 use std::path::{Path, PathBuf};

@@ -387,3 +387,20 @@ pub fn coerce(value: Value, ty: ColumnType) -> Value {
         (v, _) => v,
     }
 }
+
+/// One import in progress.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImportProgress {
+    pub layer: String,
+    /// The layer kind (`buildings`, `cadastral`, …), `terrain` or `imagery`.
+    pub kind: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    /// What the importer has done, in the units of its source: features read for vector
+    /// layers, deepest-zoom tiles for terrain and imagery (the progress bar's counts).
+    pub rows_done: u64,
+    /// The same, in total, when the source says (a shapefile's or GeoPackage's count).
+    pub rows_total: Option<u64>,
+    pub pid: u32,
+    pub host: String,
+}

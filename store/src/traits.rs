@@ -158,6 +158,10 @@ pub trait FeatureImport: Send {
     fn insert(&mut self, f: &NewFeature) -> Result<i64, StoreError>;
     /// Features in the layer so far (appends count the existing ones).
     fn count(&self) -> u64;
+    /// How far the importer is, in the units of its source (features read, deepest-zoom
+    /// tiles), for other processes to see ([`Serving::imports_in_progress`]). Cheap: call
+    /// it as often as the importer's own progress bar moves.
+    fn progress(&mut self, _done: u64, _total: Option<u64>) {}
     /// Indexes, catalogues and commits: from here on readers see the new contents.
     fn commit(self: Box<Self>, details: serde_json::Value) -> Result<LayerInfo, StoreError>;
     /// Gives up: nothing of this import is kept.
@@ -170,6 +174,10 @@ pub trait TerrainImport: Send {
     /// all are skipped (false).
     fn put_tile(&mut self, z: u8, x: u32, y: u32, heights: &[f32]) -> Result<bool, StoreError>;
     fn tile_count(&self) -> u64;
+    /// How far the importer is, in the units of its source (features read, deepest-zoom
+    /// tiles), for other processes to see (`Serving::imports_in_progress`). Cheap: call
+    /// it as often as the importer's own progress bar moves.
+    fn progress(&mut self, _done: u64, _total: Option<u64>) {}
     fn commit(self: Box<Self>, source: &str, source_crs: &str, details: serde_json::Value) -> Result<(), StoreError>;
 }
 
@@ -179,6 +187,10 @@ pub trait ImageryImport: Send {
     /// A tile written earlier in this import (coarser levels are made from finer ones).
     fn tile(&self, z: u8, x: u32, y: u32) -> Result<Option<Vec<u8>>, StoreError>;
     fn tile_count(&self) -> u64;
+    /// How far the importer is, in the units of its source (features read, deepest-zoom
+    /// tiles), for other processes to see (`Serving::imports_in_progress`). Cheap: call
+    /// it as often as the importer's own progress bar moves.
+    fn progress(&mut self, _done: u64, _total: Option<u64>) {}
     fn commit(self: Box<Self>, source: &str, source_crs: &str, details: serde_json::Value) -> Result<(), StoreError>;
 }
 
@@ -214,6 +226,12 @@ pub trait Serving: Send + Sync {
     /// write-ahead log into the file; PostgreSQL has nothing to do.
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Imports running now on this store, from any process (`formosa import` beside a
+    /// server): records whose process died are left out, and removed.
+    fn imports_in_progress(&self) -> Result<Vec<crate::model::ImportProgress>, StoreError> {
+        Ok(Vec::new())
     }
 }
 

@@ -25,6 +25,7 @@
 //!   (`Ticket::check`) and stops, as it does past its time limit.
 
 use crate::metrics::BuildMetrics;
+pub use crate::work::{BuildKind, Class};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -38,63 +39,6 @@ use std::time::{Duration, Instant};
 pub struct Cost {
     pub pixels: u64,
     pub features: usize,
-}
-
-/// The two classes of work the scheduler keeps apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Class {
-    Cheap,
-    Heavy,
-}
-
-impl Class {
-    pub const ALL: [Class; 2] = [Class::Cheap, Class::Heavy];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Cheap => "cheap",
-            Class::Heavy => "heavy",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// What a build makes, for the build-time metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BuildKind {
-    VectorTile,
-    WmtsTile,
-    Terrain,
-    Tiles3d,
-    Plan3d,
-    Map,
-    FeatureInfo,
-    Legend,
-}
-
-impl BuildKind {
-    pub const ALL: [BuildKind; 8] =
-        [BuildKind::VectorTile, BuildKind::WmtsTile, BuildKind::Terrain, BuildKind::Tiles3d, BuildKind::Plan3d, BuildKind::Map, BuildKind::FeatureInfo, BuildKind::Legend];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BuildKind::VectorTile => "vector_tile",
-            BuildKind::WmtsTile => "wmts_tile",
-            BuildKind::Terrain => "terrain",
-            BuildKind::Tiles3d => "3dtiles",
-            BuildKind::Plan3d => "3dtiles_plan",
-            BuildKind::Map => "wms_map",
-            BuildKind::FeatureInfo => "feature_info",
-            BuildKind::Legend => "legend",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
 }
 
 /// Where the line between cheap and heavy lies, and how much heavy work may wait.

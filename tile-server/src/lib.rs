@@ -20,3 +20,4 @@ pub mod server;
 pub mod services;
 pub mod state;
 pub mod tile_key;
+pub mod work;

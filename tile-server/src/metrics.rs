@@ -2,14 +2,15 @@
 //! route class and status with latency histograms, the tile cache by tile kind, the
 //! builders' queues, waits, build times, cancellations and refusals, live edits and
 //! the tiles they dropped, the change stream's subscribers and delivery lag, hot
-//! re-imports, the store's size and the process's RSS.
+//! re-imports, imports running in other processes and how far they are, the store's
+//! size and the process's RSS.
 //!
 //! One registry per server (not the crate's global one), so several servers in one
 //! process (tests, the fuzzer) count apart. Counters on hot paths are resolved to their
 //! label values once, at start: a labelled lookup hashes and locks on every call.
 
-use crate::builders::{BuildKind, Class};
 use crate::tile_key::TileKind;
+use crate::work::{BuildKind, Class};
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -233,6 +234,9 @@ struct Gauges {
     rss_bytes: IntGauge,
     layer_features: IntGaugeVec,
     layers_in_memory: IntGauge,
+    imports_running: IntGauge,
+    import_rows_done: IntGaugeVec,
+    import_rows_total: IntGaugeVec,
 }
 
 pub struct Metrics {
@@ -288,33 +292,81 @@ impl Metrics {
             rss_bytes: IntGauge::new("formosa_process_resident_memory_bytes", "Resident set size of this process.").expect("a valid metric"),
             layer_features: gauge_vec("formosa_layer_features", "Features per feature layer.", &["layer"]),
             layers_in_memory: IntGauge::new("formosa_layers_in_memory", "Feature layers whose rows are held in memory.").expect("a valid metric"),
+            imports_running: IntGauge::new("formosa_imports_running", "Imports running on this store, from any process (formosa import, publish).").expect("a valid metric"),
+            import_rows_done: gauge_vec(
+                "formosa_import_rows_done",
+                "What a running import has done, in its source's units (features read; deepest-zoom tiles for terrain and imagery).",
+                &["layer", "kind"],
+            ),
+            import_rows_total: gauge_vec("formosa_import_rows_total", "A running import's total in the same units, when its source declares one.", &["layer", "kind"]),
         };
         register(&registry, gauges.store_bytes.clone());
         register(&registry, gauges.rss_bytes.clone());
         register(&registry, gauges.layer_features.clone());
         register(&registry, gauges.layers_in_memory.clone());
+        register(&registry, gauges.imports_running.clone());
+        register(&registry, gauges.import_rows_done.clone());
+        register(&registry, gauges.import_rows_total.clone());
         let builds = std::sync::Arc::new(BuildMetrics::registered(&registry));
         let cache = std::sync::Arc::new(CacheMetrics::registered(&registry));
         Metrics { registry, http, builds, cache, live, gauges }
     }
 
-    /// The text exposition of every metric, after reading the ones measured on scrape.
-    pub fn render(&self, state: &crate::state::Shared) -> String {
-        for (class, n) in Class::ALL.iter().zip(state.tiles.queued()) {
+    /// The text exposition of every metric, after reading the ones measured on scrape:
+    /// what the server holds (`now`) and the store.
+    pub fn render(&self, now: Now, store: &dyn formosa_store::Store) -> String {
+        for (class, n) in Class::ALL.iter().zip(now.queued) {
             self.builds.queue_depth.with_label_values(&[class.name()]).set(n as i64);
         }
-        let (bytes, entries) = state.tiles.cache.size();
-        self.cache.set_size(bytes, entries);
-        self.live.sse_subscribers.set(state.changes.receiver_count() as i64);
-        self.gauges.store_bytes.set(store_bytes(&state.store.location()) as i64);
+        self.cache.set_size(now.cache_bytes, now.cache_entries);
+        self.live.sse_subscribers.set(now.subscribers as i64);
+        self.gauges.store_bytes.set(store_bytes(&store.location()) as i64);
         self.gauges.rss_bytes.set(resident_bytes() as i64);
-        let layers = state.store.layers();
+        let layers = store.layers();
         self.gauges.layer_features.reset();
         for l in layers.iter().filter(|l| l.feature_kind().is_some()) {
             self.gauges.layer_features.with_label_values(&[&l.name]).set(l.feature_count as i64);
         }
-        self.gauges.layers_in_memory.set(layers.iter().filter(|l| state.store.rows_in_memory(&l.name)).count() as i64);
+        self.gauges.layers_in_memory.set(layers.iter().filter(|l| store.rows_in_memory(&l.name)).count() as i64);
+        self.imports(store);
         prometheus::TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_default()
+    }
+}
+
+/// What the server holds at a scrape: builds waiting by class, the tile cache's bytes and
+/// tiles, the change stream's subscribers.
+pub struct Now {
+    pub queued: [usize; 2],
+    pub cache_bytes: u64,
+    pub cache_entries: u64,
+    pub subscribers: usize,
+}
+
+impl Metrics {
+    /// Imports in progress, as the store records them (a directory listing or one query).
+    /// A store that cannot be read now leaves the last values: the scrape never fails
+    /// for them, and a degraded database is not asked at all.
+    fn imports(&self, store: &dyn formosa_store::Store) {
+        if store.degraded().is_some() {
+            return;
+        }
+        let running = match store.imports_in_progress() {
+            Ok(running) => running,
+            Err(e) => {
+                tracing::debug!("imports in progress unknown: {e}");
+                return;
+            }
+        };
+        let g = &self.gauges;
+        g.imports_running.set(running.len() as i64);
+        g.import_rows_done.reset();
+        g.import_rows_total.reset();
+        for p in &running {
+            g.import_rows_done.with_label_values(&[&p.layer, &p.kind]).set(p.rows_done as i64);
+            if let Some(total) = p.rows_total {
+                g.import_rows_total.with_label_values(&[&p.layer, &p.kind]).set(total as i64);
+            }
+        }
     }
 }
 
@@ -369,13 +421,13 @@ fn route_class(method: &axum::http::Method, path: &str, query: Option<&str>) -> 
 }
 
 /// Middleware: counts each request by route class and status and times it to its head.
-pub async fn observe(State(state): State<crate::state::AppState>, request: Request, next: Next) -> Response {
+pub async fn observe(State(metrics): State<std::sync::Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Unrouted paths are all "other": the label never takes a client's path as a value.
     let matched = request.extensions().get::<MatchedPath>().is_some() || request.uri().path().starts_with("/viewer");
     let route = if matched || request.uri().path() == "/" { route_class(request.method(), request.uri().path(), request.uri().query()) } else { "other" };
     let response = next.run(request).await;
-    let m = &state.metrics.http;
+    let m = &metrics.http;
     m.requests.with_label_values(&[route, response.status().as_str()]).inc();
     m.duration.with_label_values(&[route]).observe(started.elapsed().as_secs_f64());
     response

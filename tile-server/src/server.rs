@@ -75,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(crate::problem::rejections_as_problems))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(client_scope))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::observe))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::observe))
         .layer(cors(state.clone()))
         // Outermost: every answer, CORS preflights and errors included, has its request id.
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request_log::observe))

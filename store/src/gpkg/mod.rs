@@ -16,7 +16,8 @@ pub use store::{GpkgImport, GpkgLayer, GpkgStore};
 
 use crate::edit::{Change, Edit};
 use crate::model::{Attributes, Envelope, Feature, ImportSpec, LayerInfo, LayerKind, NewFeature, Value};
-use crate::raster::ElevationTile;
+use crate::progress::{self, Tracked, Tracker};
+use crate::raster::{ElevationTile, IMAGERY, TERRAIN};
 use crate::traits::{self, Catalog, ChangeListener, EditLog, FeatureLayer, Imports, Pyramids, Serving};
 use crate::StoreError;
 use std::sync::Arc;
@@ -96,15 +97,27 @@ impl EditLog for GpkgStore {
     }
 }
 
+impl GpkgStore {
+    fn progress_board(&self) -> Arc<dyn progress::Board> {
+        Arc::new(progress::SidecarBoard::beside(self.path()))
+    }
+}
+
+// Each import's record starts once it holds the write lock (an import waiting for
+// another is not running yet) and ends after its commit or rollback.
 impl Imports for GpkgStore {
     fn begin_import(&self, spec: ImportSpec) -> Result<Box<dyn traits::FeatureImport>, StoreError> {
-        Ok(Box::new(GpkgStore::begin_import(self, spec)?))
+        let (layer, kind) = (spec.layer.clone(), spec.kind.to_string());
+        let import = GpkgStore::begin_import(self, spec)?;
+        Ok(Tracked::features(Box::new(import), Tracker::start(self.progress_board(), &layer, &kind)))
     }
     fn begin_terrain_import(&self, extent_m: Envelope, max_zoom: u8) -> Result<Box<dyn traits::TerrainImport>, StoreError> {
-        Ok(Box::new(GpkgStore::begin_terrain_import(self, extent_m, max_zoom)?))
+        let import = GpkgStore::begin_terrain_import(self, extent_m, max_zoom)?;
+        Ok(Tracked::terrain(Box::new(import), Tracker::start(self.progress_board(), TERRAIN, TERRAIN)))
     }
     fn begin_imagery_import(&self, name: &str, extent_m: Envelope, max_zoom: u8) -> Result<Box<dyn traits::ImageryImport>, StoreError> {
-        Ok(Box::new(GpkgStore::begin_imagery_import(self, name, extent_m, max_zoom)?))
+        let import = GpkgStore::begin_imagery_import(self, name, extent_m, max_zoom)?;
+        Ok(Tracked::imagery(Box::new(import), Tracker::start(self.progress_board(), name, IMAGERY)))
     }
 }
 
@@ -165,5 +178,8 @@ impl Serving for GpkgStore {
     }
     fn flush(&self) -> Result<(), StoreError> {
         GpkgStore::checkpoint(self)
+    }
+    fn imports_in_progress(&self) -> Result<Vec<progress::ImportProgress>, StoreError> {
+        progress::in_progress(self.progress_board().as_ref())
     }
 }

@@ -11,6 +11,7 @@ mod feed;
 mod follow;
 mod import;
 mod layer;
+mod progress;
 mod reads;
 mod schema;
 mod store;
@@ -22,7 +23,8 @@ pub use store::PgStore;
 
 use crate::edit::{Change, Edit};
 use crate::model::{Envelope, ImportSpec, LayerInfo, LayerKind};
-use crate::raster::{decode_tiff, ElevationTile, TERRAIN};
+use crate::progress::{Tracked, Tracker};
+use crate::raster::{decode_tiff, ElevationTile, IMAGERY, TERRAIN};
 use crate::traits::{self, Catalog, ChangeListener, EditLog, FeatureLayer, Imports, Pyramids, Serving};
 use crate::StoreError;
 use std::sync::Arc;
@@ -73,15 +75,27 @@ impl EditLog for PgStore {
     }
 }
 
+impl PgStore {
+    fn progress_board(&self) -> Arc<dyn crate::progress::Board> {
+        Arc::new(progress::PgBoard { db: self.inner.primary.clone() })
+    }
+}
+
+// Each import's record starts once it holds its layer's lock (an import waiting for
+// another is not running yet) and ends after its commit or rollback.
 impl Imports for PgStore {
     fn begin_import(&self, spec: ImportSpec) -> Result<Box<dyn traits::FeatureImport>, StoreError> {
-        Ok(Box::new(PgStore::begin_import(self, spec)?))
+        let (layer, kind) = (spec.layer.clone(), spec.kind.to_string());
+        let import = PgStore::begin_import(self, spec)?;
+        Ok(Tracked::features(Box::new(import), Tracker::start(self.progress_board(), &layer, &kind)))
     }
     fn begin_terrain_import(&self, extent_m: Envelope, max_zoom: u8) -> Result<Box<dyn traits::TerrainImport>, StoreError> {
-        Ok(Box::new(PgStore::begin_terrain_import(self, extent_m, max_zoom)?))
+        let import = PgStore::begin_terrain_import(self, extent_m, max_zoom)?;
+        Ok(Tracked::terrain(Box::new(import), Tracker::start(self.progress_board(), TERRAIN, TERRAIN)))
     }
     fn begin_imagery_import(&self, name: &str, extent_m: Envelope, max_zoom: u8) -> Result<Box<dyn traits::ImageryImport>, StoreError> {
-        Ok(Box::new(PgStore::begin_imagery_import(self, name, extent_m, max_zoom)?))
+        let import = PgStore::begin_imagery_import(self, name, extent_m, max_zoom)?;
+        Ok(Tracked::imagery(Box::new(import), Tracker::start(self.progress_board(), name, IMAGERY)))
     }
 }
 
@@ -100,5 +114,8 @@ impl Serving for PgStore {
     }
     fn degraded(&self) -> Option<String> {
         self.inner.feed.trouble()
+    }
+    fn imports_in_progress(&self) -> Result<Vec<crate::progress::ImportProgress>, StoreError> {
+        crate::progress::in_progress(self.progress_board().as_ref())
     }
 }

@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS formosa_changes (
   after_min_x double precision, after_min_y double precision, after_max_x double precision, after_max_y double precision,
   at text NOT NULL);
 COMMENT ON TABLE formosa_changes IS 'Formosa live edits, in commit order (seq has no gaps)';
+CREATE UNLOGGED TABLE IF NOT EXISTS formosa_import_progress (
+  host text NOT NULL, pid integer NOT NULL, layer text NOT NULL, kind text NOT NULL,
+  started_at text NOT NULL, rows_done bigint NOT NULL, rows_total bigint,
+  updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (host, pid, layer));
+COMMENT ON TABLE formosa_import_progress IS 'Formosa imports running now, one row per import, updated every second';
 ";
 
 fn sql_type(t: ColumnType) -> &'static str {

@@ -2,6 +2,7 @@
 //! (alive), `/ready` (worth sending work to), `/catalog` (layers and seeded archives), and
 //! SDF glyphs for labels at `/fonts/`.
 
+use crate::metrics::Now;
 use crate::problem::Problem;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -35,7 +36,13 @@ pub async fn health(State(s): State<AppState>) -> Response {
 /// configuration).
 pub async fn metrics(State(s): State<AppState>) -> Response {
     let state = s.clone();
-    let text = tokio::task::spawn_blocking(move || state.metrics.render(&state)).await.unwrap_or_default();
+    let text = tokio::task::spawn_blocking(move || {
+        let (cache_bytes, cache_entries) = state.tiles.cache.size();
+        let now = Now { queued: state.tiles.queued(), cache_bytes, cache_entries, subscribers: state.changes.receiver_count() };
+        state.metrics.render(now, state.store.as_ref())
+    })
+    .await
+    .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], text).into_response()
 }
 
