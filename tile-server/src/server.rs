@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(client_scope))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::observe))
         .layer(cors(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), any_origin))
         // Outermost: every answer, CORS preflights and errors included, has its request id.
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::request_log::observe))
         .with_state(state)
@@ -99,6 +100,35 @@ fn cors(state: AppState) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH, "last-event-id".parse().expect("header name")])
         .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER, crate::request_log::X_REQUEST_ID.clone()])
         .allow_origin(AllowOrigin::predicate(allowed))
+}
+
+/// With `cors_origins = ["*"]` every answer allows any origin with `*`, whether or not the
+/// request named one, and does not vary by origin — as before reloads made CORS follow the
+/// configuration (the origin predicate above answers only requests that send `Origin`,
+/// echoing it, and adds `Vary: origin`, which would split shared caches per site).
+async fn any_origin(State(s): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    if s.config().cors_origins.iter().any(|o| o == "*") {
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, axum::http::HeaderValue::from_static("*"));
+        let by_cors = |v: &str| v.eq_ignore_ascii_case("origin") || v.to_ascii_lowercase().starts_with("access-control-request-");
+        let vary: Vec<String> = headers
+            .get_all(header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && !by_cors(v))
+            .map(str::to_string)
+            .collect();
+        headers.remove(header::VARY);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&vary.join(", ")) {
+            if !vary.is_empty() {
+                headers.insert(header::VARY, v);
+            }
+        }
+    }
+    response
 }
 
 /// Per-client rate limit at the configuration in force (`limits.rs`).
