@@ -138,11 +138,6 @@ impl Ticket {
             None => Ok(()),
         }
     }
-
-    /// A ticket that never stops (for work run outside the builders).
-    pub fn unlimited() -> Ticket {
-        Ticket { cancelled: Arc::default(), deadline: None, stopped: Default::default() }
-    }
 }
 
 /// Maps stop at their next drawing step.

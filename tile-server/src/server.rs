@@ -112,23 +112,21 @@ async fn any_origin(State(s): State<AppState>, req: axum::extract::Request, next
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, axum::http::HeaderValue::from_static("*"));
         let by_cors = |v: &str| v.eq_ignore_ascii_case("origin") || v.to_ascii_lowercase().starts_with("access-control-request-");
-        let vary: Vec<String> = headers
-            .get_all(header::VARY)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && !by_cors(v))
-            .map(str::to_string)
-            .collect();
-        headers.remove(header::VARY);
-        if let Ok(v) = axum::http::HeaderValue::from_str(&vary.join(", ")) {
-            if !vary.is_empty() {
+        // Most answers carry no Vary from CORS (no Origin asked): those are left as they are.
+        if vary_tokens(headers).any(by_cors) {
+            let kept: Vec<String> = vary_tokens(headers).filter(|v| !v.is_empty() && !by_cors(v)).map(str::to_string).collect();
+            headers.remove(header::VARY);
+            if let (false, Ok(v)) = (kept.is_empty(), axum::http::HeaderValue::from_str(&kept.join(", "))) {
                 headers.insert(header::VARY, v);
             }
         }
     }
     response
+}
+
+/// The names listed in a response's `Vary` headers.
+fn vary_tokens(headers: &axum::http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers.get_all(header::VARY).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
 /// Per-client rate limit at the configuration in force (`limits.rs`).

@@ -6,7 +6,7 @@
 //! Tiles are drawn by the renderer and kept in the tile cache next to the vector tiles
 //! (`TileKind::Wmts`), so live edits drop exactly the ones they touch.
 
-use crate::builders::{BuildKind, Class, Cost, Work};
+use crate::builders::{BuildKind, Cost, Work};
 use crate::cache::{respond, TileKey, TileKind};
 use crate::http::base_url;
 use crate::ogc::{escape_xml, feature_info_response, queried_layers, render_blocking, Kvp, OgcError};
@@ -155,16 +155,11 @@ async fn tile(s: &AppState, headers: &HeaderMap, a: &TileAddress, format: ImageF
     let layer = a.layer.clone();
     // A tile's pixels are few; one that reads very many features (a low zoom over dense
     // layers) is heavy work.
-    let class = if s.tiles.cache.peek(&key).is_some() {
-        Class::Cheap
-    } else {
-        let map = formosa_encoders::wmts::tile_request(&t.set, t.level, t.row, t.col, &layer, format);
-        let features = s.renderer.features_to_draw(&*s.store, &map).unwrap_or(0);
-        s.tiles.class(Cost { pixels: (TILE_SIZE * TILE_SIZE) as u64, features })
-    };
+    let map = formosa_encoders::wmts::tile_request(&t.set, t.level, t.row, t.col, &layer, format);
+    let cost = || Cost { pixels: (TILE_SIZE * TILE_SIZE) as u64, features: s.renderer.features_to_draw(&*s.store, &map).unwrap_or(0) };
     let made = s
         .tiles
-        .cached_or_made_as(key, class, true, move || {
+        .cached_or_made_as(key, cost, true, move || {
             let rasters = Rasters { elevation: &state.elevation, imagery: &state.imagery };
             formosa_encoders::wmts::render_tile(&state.renderer, &*state.store, rasters, &t.set, t.level, t.row, t.col, &layer, format).map_err(crate::problem::Problem::internal)
         })

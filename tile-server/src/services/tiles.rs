@@ -29,21 +29,22 @@ impl TileService {
     /// The cached tile for `key`, or one made by `make` on a tile builder as cheap work,
     /// then compressed (unless `precompressed`) and cached.
     pub async fn cached_or_made(&self, key: TileKey, precompressed: bool, make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static) -> Result<Arc<CachedTile>, Problem> {
-        self.cached_or_made_as(key, Class::Cheap, precompressed, make).await
+        self.cached_or_made_as(key, Cost::default, precompressed, make).await
     }
 
-    /// `cached_or_made` for work of `class` (from `class`, on its estimated cost).
+    /// `cached_or_made` for a build whose class follows from its estimated `cost`, asked
+    /// only on a cache miss.
     pub async fn cached_or_made_as(
         &self,
         key: TileKey,
-        class: Class,
+        cost: impl FnOnce() -> Cost,
         precompressed: bool,
         make: impl FnOnce() -> Result<Vec<u8>, Problem> + Send + 'static,
     ) -> Result<Arc<CachedTile>, Problem> {
         if let Some(tile) = self.cache.get(&key) {
             return Ok(tile);
         }
-        let work = Work::new(build_kind(&key.kind), class);
+        let work = Work::new(build_kind(&key.kind), self.class(cost()));
         self.built_on_builder(key, work, move || make().map(|raw| if precompressed { CachedTile::precompressed(raw) } else { CachedTile::new(raw) })).await
     }
 
