@@ -19,7 +19,8 @@
 # At 1× that is about 80 vector tiles, 15 WMTS tiles, a few terrain and 3D tiles, one map
 # every 5 s and 2.5 small requests a second: a quiet working day on 2 cores (see
 # docs/ARCHITECTURE.md, "Surge"); 10× is the disaster day. SURGE_ARGS="--base KIND=RATE"
-# changes a base rate.
+# changes a base rate; FORMOSA_CONFIG=FILE serves with that formosa.toml (limits such as
+# max_queue_wait_ms).
 #
 # Goals (issue 16), for RATES=10 DURATION=300: 0 errors other than 429/503 with
 # Retry-After, tile p99 ≤ 50 ms, WMS p99 per size class reported, RSS growth ≤ 10 % after

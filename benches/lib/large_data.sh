@@ -13,7 +13,8 @@
 #                             unless they are there already; prints the row counts
 #   formosa_serve PORT MB [STORE]  start `formosa serve` on the store (or STORE, e.g. a
 #                             postgresql:// URL) with MB MiB of tile cache, wait for
-#                             /health and for the feature layers to be in memory
+#                             /health and for the feature layers to be in memory;
+#                             FORMOSA_CONFIG=FILE serves with that formosa.toml
 #   stop_server               stop the server that formosa_serve (or the caller) put in
 #                             server_pid; installed as the EXIT trap
 #   wait_up URL               wait until URL answers 200 (30 s at most)
@@ -104,7 +105,7 @@ wait_up() { for _ in $(seq 300); do curl -sf -o /dev/null "$1" && return 0; slee
 
 formosa_serve() { # port cache_mb [store]
   stop_server
-  $FORMOSA -q --store "${3:-$STORE}" serve --bind "127.0.0.1:$1" --cache-mb "$2" & server_pid=$!
+  $FORMOSA -q ${FORMOSA_CONFIG:+--config "$FORMOSA_CONFIG"} --store "${3:-$STORE}" serve --bind "127.0.0.1:$1" --cache-mb "$2" & server_pid=$!
   wait_up "http://127.0.0.1:$1/health"
   # Measure the steady state: wait for the feature layers to be read into memory.
   for _ in $(seq 600); do

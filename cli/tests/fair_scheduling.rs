@@ -37,23 +37,14 @@ fn send(addr: &str, path: &str) -> std::net::TcpStream {
     s
 }
 
-/// The value of one sample line of /metrics (`name{labels}`), 0 when absent.
-fn metric(addr: &str, sample: &str) -> f64 {
-    let text = http_get(addr, "/metrics").text();
-    text.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+/// The value of a sample of /metrics, 0 when absent.
+fn metric(addr: &str, family: &str, labels: &[(&str, &str)]) -> f64 {
+    metric_sample(&http_get(addr, "/metrics").text(), family, labels).unwrap_or(0.0)
 }
 
 /// Builds waiting, of either class.
 fn queued(addr: &str) -> f64 {
-    metric(addr, "formosa_build_queue_depth{class=\"cheap\"}") + metric(addr, "formosa_build_queue_depth{class=\"heavy\"}")
-}
-
-fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !ok() {
-        assert!(t.elapsed() < limit, "waited {limit:?} for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    metric(addr, "formosa_build_queue_depth", &[("class", "cheap")]) + metric(addr, "formosa_build_queue_depth", &[("class", "heavy")])
 }
 
 fn p99(mut ms: Vec<f64>) -> f64 {
@@ -69,7 +60,7 @@ fn tiles_are_not_queued_behind_six_large_maps() {
     let addr = server.addr.clone();
     let maps: Vec<_> = (0..6).map(|n| send(&addr, &big_map(n))).collect();
     // Five wait their turn while one is drawn: they are all in.
-    wait_for("the maps to queue", Duration::from_secs(20), || queued(&addr) >= 4.0);
+    wait_until("the maps to queue", Duration::from_secs(20), || queued(&addr) >= 4.0);
 
     let (mut mvt_ms, mut wmts_ms) = (Vec::new(), Vec::new());
     // Uncached z16 tiles over 信義區 (each asked once), and z17 WMTS tiles of the base map.
@@ -107,7 +98,7 @@ fn a_map_past_the_render_time_limit_gets_an_exception() {
     let body = r.text();
     assert!(body.contains("<ServiceExceptionReport") && body.contains("code=\"NoApplicableCode\""), "{body}");
     assert!(body.contains("longer than the server allows (0.02 s, max_render_time_s)"), "{body}");
-    assert_eq!(metric(&server.addr, "formosa_builds_timed_out_total{kind=\"wms_map\"}"), 1.0);
+    assert_eq!(metric(&server.addr, "formosa_builds_timed_out_total", &[("kind", "wms_map")]), 1.0);
 }
 
 #[test]
@@ -118,7 +109,7 @@ fn a_client_that_leaves_cancels_its_build_and_heavy_work_has_a_share_per_client(
     let addr = server.addr.clone();
     let drawing = send(&addr, &big_map(1));
     let waiting = send(&addr, &big_map(2));
-    wait_for("a map to be drawn and one to wait", Duration::from_secs(20), || metric(&addr, "formosa_build_queue_depth{class=\"heavy\"}") >= 1.0);
+    wait_until("a map to be drawn and one to wait", Duration::from_secs(20), || metric(&addr, "formosa_build_queue_depth", &[("class", "heavy")]) >= 1.0);
 
     // A third heavy request from the same client is over its share.
     let r = http_get(&addr, &big_map(3));
@@ -126,15 +117,16 @@ fn a_client_that_leaves_cancels_its_build_and_heavy_work_has_a_share_per_client(
     assert!(r.head.to_ascii_lowercase().contains("retry-after: 10"), "{}", r.head);
     let body = r.text();
     assert!(body.contains("<ServiceExceptionReport") && body.contains("large maps queued or being drawn"), "{body}");
-    assert_eq!(metric(&addr, "formosa_builds_refused_total{class=\"heavy\",reason=\"client_share\"}"), 1.0);
+    assert_eq!(metric(&addr, "formosa_builds_refused_total", &[("class", "heavy"), ("reason", "client_share")]), 1.0);
 
     // Both clients go away: the map being drawn stops at its next step, the waiting one
     // is never drawn.
     for s in [drawing, waiting] {
         s.shutdown(std::net::Shutdown::Both).unwrap();
     }
-    wait_for("both builds to be cancelled", Duration::from_secs(60), || {
-        metric(&addr, "formosa_builds_cancelled_total{class=\"heavy\",stage=\"running\"}") + metric(&addr, "formosa_builds_cancelled_total{class=\"heavy\",stage=\"queued\"}")
+    wait_until("both builds to be cancelled", Duration::from_secs(60), || {
+        metric(&addr, "formosa_builds_cancelled_total", &[("class", "heavy"), ("stage", "running")])
+            + metric(&addr, "formosa_builds_cancelled_total", &[("class", "heavy"), ("stage", "queued")])
             >= 2.0
     });
     // The share is free again: a small map from the same client is drawn.

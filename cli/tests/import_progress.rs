@@ -11,19 +11,6 @@ use std::time::{Duration, Instant};
 
 const BIG: usize = 300_000;
 
-/// The value of a sample of `family` whose labels include `layer="…"` (or the unlabelled
-/// sample when `layer` is None).
-fn sample(text: &str, family: &str, layer: Option<&str>) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        let matches = match layer {
-            None => series == family,
-            Some(layer) => series.starts_with(&format!("{family}{{")) && series.contains(&format!("layer=\"{layer}\"")),
-        };
-        matches.then(|| value.parse().ok()).flatten()
-    })
-}
-
 struct Scrape {
     running: f64,
     done: Option<f64>,
@@ -35,9 +22,9 @@ fn scrape(addr: &str) -> Scrape {
     assert_eq!(r.status, 200, "{}", r.text());
     let text = r.text();
     Scrape {
-        running: sample(&text, "formosa_imports_running", None).expect("formosa_imports_running in /metrics"),
-        done: sample(&text, "formosa_import_rows_done", Some("buildings")),
-        total: sample(&text, "formosa_import_rows_total", Some("buildings")),
+        running: metric_sample(&text, "formosa_imports_running", &[]).expect("formosa_imports_running in /metrics"),
+        done: metric_sample(&text, "formosa_import_rows_done", &[("layer", "buildings")]),
+        total: metric_sample(&text, "formosa_import_rows_total", &[("layer", "buildings")]),
     }
 }
 
@@ -55,18 +42,6 @@ fn buildings_in_catalog(addr: &str) -> Option<u64> {
     let r = http_get(addr, "/catalog");
     let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
     v["layers"].as_array()?.iter().find(|l| l["name"] == "buildings").and_then(|l| l["feature_count"].as_u64())
-}
-
-/// Polls until `done` says so or `limit` passes; returns whether it did.
-fn within(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    false
 }
 
 fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, Server) {
@@ -114,7 +89,7 @@ fn a_running_import_shows_its_progress_until_it_commits() {
     // Committed: no longer running, and the new layer is served.
     let s = scrape(&server.addr);
     assert_eq!((s.running, s.done, s.total), (0.0, None, None), "nothing reported once the import has committed");
-    assert!(within(Duration::from_secs(15), || buildings_in_catalog(&server.addr) == Some(BIG as u64)), "the imported layer in /catalog");
+    wait_until("the imported layer in /catalog", Duration::from_secs(15), || buildings_in_catalog(&server.addr) == Some(BIG as u64));
     if postgis_server().is_none() {
         assert!(!dir.path().join("progress.gpkg.imports").exists(), "no sidecar left beside the store");
     }
@@ -126,18 +101,17 @@ fn a_killed_import_stops_being_reported() {
     let (store, big, server) = setup(dir.path());
     let before = buildings_in_catalog(&server.addr).expect("the fixture's buildings");
     let mut child = start_import(&store, &big);
-    let running = within(Duration::from_secs(240), || {
+    wait_until("the import showed as running with rows done", Duration::from_secs(240), || {
         let s = scrape(&server.addr);
         s.running == 1.0 && s.done.is_some_and(|d| d > 0.0)
     });
-    assert!(running, "the import showed as running with rows done");
     assert_eq!(child.try_wait().unwrap(), None, "the import was still running when killed");
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     let killed = Instant::now();
     // The staleness rule: its pid is gone from this host (at once), or no heartbeat for
     // 30 s (a process on another host); either way well within 45 s.
-    assert!(within(Duration::from_secs(45), || scrape(&server.addr).running == 0.0), "a killed import still reported as running 45 s later");
+    wait_until("a killed import no longer reported as running", Duration::from_secs(45), || scrape(&server.addr).running == 0.0);
     eprintln!("killed import no longer reported after {:.1} s", killed.elapsed().as_secs_f64());
     let s = scrape(&server.addr);
     assert_eq!(s.done, None, "its rows done are gone too");

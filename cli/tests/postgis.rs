@@ -177,14 +177,6 @@ fn post_incident(addr: &str, n: usize) -> Reply {
     http(addr, req.as_bytes())
 }
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !ok() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn a_node_rides_out_a_database_restart() {
     let Some(_) = postgis() else { return };

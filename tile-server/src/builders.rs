@@ -12,10 +12,10 @@
 //! Fairness (the model is GeoServer's control-flow module: limits per request class):
 //! - Work comes in two classes, estimated before the build (`Cost`): cheap (tiles,
 //!   terrain, 3D Tiles, clicks) and heavy (large maps, tiles that read very many
-//!   features). A free builder always takes cheap work first, and heavy work may hold at
-//!   most all builders but one, so a cheap job waits for at most one cheap job per
-//!   builder ahead of it, never for a 4096² map. One FIFO for everything made a z15 tile
-//!   wait 23.9 s behind six 4096² GetMaps.
+//!   features). Each class has builder threads of its own: one per core for cheap work,
+//!   one fewer for heavy work, so a cheap job waits only for cheap jobs ahead of it,
+//!   never for a 4096² map. One FIFO for everything made a z15 tile wait 23.9 s behind
+//!   six 4096² GetMaps.
 //! - Within a class the queue is served round-robin by client address: with k clients
 //!   waiting, each gets every k-th free builder however many requests it sent. A client
 //!   may have at most `max_heavy_per_client` heavy jobs queued or running; more are
@@ -23,13 +23,22 @@
 //! - A job whose requester went away (the client disconnected, or the request timed
 //!   out) is skipped when its turn comes; a map being drawn sees it at its next step
 //!   (`Ticket::check`) and stops, as it does past its time limit.
+//! - The kernel is told which class matters more (`nice`): heavy builders run at
+//!   `HEAVY_NICE`, so a cheap build that arrives while a core draws a map takes that core
+//!   at once instead of waiting seconds for the map to end. A queue alone cannot do that:
+//!   on two cores a 4096² map held one core for seconds, and the surge's cheap work was
+//!   more than the other core could do.
+//! - Cheap work is admitted by the wait it can expect: the build times of queued and
+//!   running jobs (smoothed per kind) over the cheap builders. Past `max_queue_wait` a
+//!   request is refused at once (503, Retry-After: 1) rather than answered seconds late —
+//!   a map client asks again at its next pan, when the surge may have passed.
 
 use crate::metrics::BuildMetrics;
 pub use crate::work::{BuildKind, Class};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,11 +62,14 @@ pub struct Limits {
     pub max_queued_heavy: usize,
     /// Heavy jobs one client may have queued or running.
     pub max_heavy_per_client: usize,
+    /// Longest a cheap job may expect to wait for a builder; beyond it the job is refused.
+    /// `None`: queue up to `MAX_QUEUED` whatever the wait.
+    pub max_queue_wait: Option<Duration>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { heavy_pixels: 1024 * 1024, heavy_features: 50_000, max_queued_heavy: 64, max_heavy_per_client: 8 }
+        Limits { heavy_pixels: 1024 * 1024, heavy_features: 50_000, max_queued_heavy: 64, max_heavy_per_client: 8, max_queue_wait: None }
     }
 }
 
@@ -96,6 +108,40 @@ impl Work {
 
 /// Cheap jobs waiting at most; beyond that a request is refused with 503 rather than queued.
 pub const MAX_QUEUED: usize = 4096;
+
+/// How much less the kernel favours a heavy builder than the request threads and the cheap
+/// builders (nice 0): a weight of 110 against 1024, so a map draws on what cheap work
+/// leaves. Only ever raised: lowering a thread's nice value again needs privileges.
+const HEAVY_NICE: i32 = 10;
+
+/// What a kind of build is expected to take before it is first measured.
+const FIRST_ESTIMATE: Duration = Duration::from_millis(2);
+
+/// Build times by kind, smoothed (an exponential moving average over about the last 16):
+/// what a queued job of that kind is expected to hold its builder for.
+struct Estimates([AtomicU64; BuildKind::ALL.len()]);
+
+impl Estimates {
+    fn new() -> Self {
+        Estimates(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+
+    fn nanos(&self, kind: BuildKind) -> u64 {
+        match self.0[kind.index()].load(Ordering::Relaxed) {
+            0 => FIRST_ESTIMATE.as_nanos() as u64,
+            n => n,
+        }
+    }
+
+    /// Not atomic as a whole: two builders finishing at once may lose one sample.
+    fn record(&self, kind: BuildKind, took: Duration) {
+        let slot = &self.0[kind.index()];
+        let sample = (took.as_nanos() as u64).max(1);
+        let old = slot.load(Ordering::Relaxed);
+        let new = if old == 0 { sample } else { old - old / 16 + sample / 16 };
+        slot.store(new.max(1), Ordering::Relaxed);
+    }
+}
 
 /// Why a build stopped before its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,12 +224,18 @@ fn current_client() -> IpAddr {
     CLIENT.try_with(|c| *c).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-type JobFn = Box<dyn FnOnce(&Ticket) + Send>;
+/// A job draws, and returns how to hand its result over: the builder accounts for the
+/// build (metrics, estimates, the queues) first, so a requester that has its answer sees
+/// the accounts up to date.
+type JobFn = Box<dyn FnOnce(&Ticket) -> Deliver + Send>;
+type Deliver = Box<dyn FnOnce() + Send>;
 
 struct Job {
     work: Work,
     client: IpAddr,
     queued_at: Instant,
+    /// Its expected build time, counted in `Queues::cheap_pending_ns` until it is done.
+    estimate_ns: u64,
     cancelled: Arc<AtomicBool>,
     run: JobFn,
 }
@@ -221,31 +273,17 @@ impl ClassQueue {
     }
 }
 
+#[derive(Default)]
 struct Queues {
     classes: [ClassQueue; 2],
-    heavy_running: usize,
     /// Heavy jobs queued or running, by client.
     heavy_by_client: HashMap<IpAddr, usize>,
+    /// Expected build time of the cheap jobs queued or running.
+    cheap_pending_ns: u64,
 }
 
 impl Queues {
-    /// Cheap work first; heavy work only while fewer than `heavy_max` builders draw it.
-    fn next(&mut self, heavy_max: usize) -> Option<Job> {
-        if let Some(job) = self.classes[Class::Cheap.index()].pop() {
-            return Some(job);
-        }
-        if self.heavy_running < heavy_max {
-            let job = self.classes[Class::Heavy.index()].pop()?;
-            self.heavy_running += 1;
-            return Some(job);
-        }
-        None
-    }
-
-    fn heavy_done(&mut self, client: IpAddr, running: bool) {
-        if running {
-            self.heavy_running -= 1;
-        }
+    fn heavy_done(&mut self, client: IpAddr) {
         if let Some(n) = self.heavy_by_client.get_mut(&client) {
             *n -= 1;
             if *n == 0 {
@@ -257,32 +295,50 @@ impl Queues {
 
 struct Scheduler {
     queues: Mutex<Queues>,
-    wake: Condvar,
+    /// One per class: its builders wait on it for work.
+    wake: [Condvar; 2],
     /// Changed when the configuration is reloaded.
     limits: std::sync::RwLock<Limits>,
-    /// Builders that may draw heavy work at once: all but one.
-    heavy_max: usize,
+    estimates: Estimates,
+    /// Builders of cheap work: one per core.
+    cheap_threads: usize,
     metrics: Arc<BuildMetrics>,
 }
 
 pub struct Builders {
     scheduler: Arc<Scheduler>,
-    /// Jobs queued or being drawn, and the number of threads.
-    in_flight: Arc<AtomicUsize>,
-    threads: usize,
+    /// Cheap jobs queued or being drawn.
+    cheap_in_flight: Arc<AtomicUsize>,
 }
 
 impl Builders {
-    /// Starts `threads` builder threads (at least two: one is always free of heavy work).
+    /// Starts `threads` builders of cheap work (at least two) and one fewer of heavy work,
+    /// at a lower priority (`HEAVY_NICE`): maps never take all the cores from tiles.
     pub fn new(threads: usize, limits: Limits, metrics: Arc<BuildMetrics>) -> Self {
         let threads = threads.max(2);
-        let queues = Queues { classes: Default::default(), heavy_running: 0, heavy_by_client: HashMap::new() };
-        let scheduler = Arc::new(Scheduler { queues: Mutex::new(queues), wake: Condvar::new(), limits: std::sync::RwLock::new(limits), heavy_max: threads - 1, metrics });
-        for i in 0..threads {
+        let scheduler = Arc::new(Scheduler {
+            queues: Mutex::new(Queues::default()),
+            wake: [Condvar::new(), Condvar::new()],
+            limits: std::sync::RwLock::new(limits),
+            estimates: Estimates::new(),
+            cheap_threads: threads,
+            metrics,
+        });
+        let roles = std::iter::repeat_n(Class::Cheap, threads).chain(std::iter::repeat_n(Class::Heavy, threads - 1));
+        for (i, class) in roles.enumerate() {
             let scheduler = scheduler.clone();
-            std::thread::Builder::new().name(format!("tile-builder-{i}")).spawn(move || scheduler.work()).expect("spawn a tile builder thread");
+            let name = format!("{}-builder-{i}", class.name());
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    if class == Class::Heavy {
+                        lower_priority(HEAVY_NICE);
+                    }
+                    scheduler.work(class)
+                })
+                .expect("spawn a tile builder thread");
         }
-        Builders { scheduler, in_flight: Arc::new(AtomicUsize::new(0)), threads }
+        Builders { scheduler, cheap_in_flight: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// The class a build of this cost falls in.
@@ -299,10 +355,11 @@ impl Builders {
         &self.scheduler.metrics
     }
 
-    /// Whether a builder thread has nothing to do: then its core is free, and a small job
-    /// can run where it was asked for without taking a core from the builders.
+    /// Whether a cheap builder has nothing to do: then its core is free of cheap work (a
+    /// heavy builder yields it), and a small job can run where it was asked for without
+    /// taking a core from the builders.
     pub fn has_idle(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) < self.threads
+        self.cheap_in_flight.load(Ordering::Relaxed) < self.scheduler.cheap_threads
     }
 
     /// Jobs waiting, by class.
@@ -317,18 +374,24 @@ impl Builders {
     pub async fn run<T: Send + 'static>(&self, work: Work, f: impl FnOnce(&Ticket) -> T + Send + 'static) -> Result<T, BuildError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let cancelled = Arc::new(AtomicBool::new(false));
-        let in_flight = self.in_flight.clone();
         let job = Job {
             work,
             client: current_client(),
             queued_at: Instant::now(),
+            estimate_ns: self.scheduler.estimates.nanos(work.kind),
             cancelled: cancelled.clone(),
             run: Box::new(move |ticket: &Ticket| {
-                let _ = tx.send(catch_unwind(AssertUnwindSafe(|| f(ticket))));
+                let out = catch_unwind(AssertUnwindSafe(|| f(ticket)));
+                Box::new(move || {
+                    let _ = tx.send(out);
+                })
             }),
         };
         self.scheduler.enqueue(job)?;
-        in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = (work.class == Class::Cheap).then(|| self.cheap_in_flight.clone());
+        if let Some(n) = &in_flight {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
         let _leaving = CancelOnDrop { cancelled, in_flight };
         match rx.await {
             Ok(Ok(out)) => Ok(out),
@@ -345,14 +408,33 @@ impl Builders {
 /// left), its job no longer counts as in flight, and a job not yet done is cancelled.
 struct CancelOnDrop {
     cancelled: Arc<AtomicBool>,
-    in_flight: Arc<AtomicUsize>,
+    /// The count of cheap jobs in flight, for a cheap job.
+    in_flight: Option<Arc<AtomicUsize>>,
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.cancelled.store(true, Ordering::Relaxed);
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Some(n) = &self.in_flight {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
     }
+}
+
+/// Makes the calling thread less favoured by the kernel (Linux: nice values are per
+/// thread). Where that is not possible the thread runs at normal priority, and the queue's
+/// order alone keeps cheap work first.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on the calling thread's own id; no memory is shared.
+    unsafe {
+        let tid = libc::gettid();
+        if libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) != 0 {
+            tracing::debug!("could not lower a heavy builder's priority: {}", std::io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl Scheduler {
@@ -367,6 +449,15 @@ impl Scheduler {
             self.metrics.refused(class, "queue_full");
             return Err(BuildError::Busy { class: class.name(), waiting });
         }
+        if class == Class::Cheap {
+            let expected_wait = Duration::from_nanos(q.cheap_pending_ns / self.cheap_threads as u64);
+            if limits.max_queue_wait.is_some_and(|max| expected_wait > max) {
+                drop(q);
+                self.metrics.refused(class, "expected_wait");
+                return Err(BuildError::Busy { class: class.name(), waiting });
+            }
+            q.cheap_pending_ns += job.estimate_ns;
+        }
         if class == Class::Heavy {
             let mine = q.heavy_by_client.entry(job.client).or_default();
             if *mine >= limits.max_heavy_per_client {
@@ -379,42 +470,49 @@ impl Scheduler {
         }
         q.classes[class.index()].push(job);
         drop(q);
-        self.wake.notify_one();
+        self.wake[class.index()].notify_one();
         Ok(())
     }
 
-    /// A builder thread's life: take the next job in turn, run it, account for it.
-    fn work(&self) {
+    /// A builder thread's life: take its class's next job in turn, run it, account for it.
+    fn work(&self, class: Class) {
         loop {
             let job = {
                 let mut q = self.queues.lock().unwrap();
                 loop {
-                    if let Some(job) = q.next(self.heavy_max) {
+                    if let Some(job) = q.classes[class.index()].pop() {
                         break job;
                     }
-                    q = self.wake.wait(q).unwrap();
+                    q = self.wake[class.index()].wait(q).unwrap();
                 }
             };
-            let Job { work, client, queued_at, cancelled, run } = job;
+            let Job { work, client, queued_at, estimate_ns, cancelled, run } = job;
             let started = Instant::now();
+            let mut deliver = None;
             if cancelled.load(Ordering::Relaxed) {
                 // Dropping `run` drops its sender: nobody is listening anyway.
                 self.metrics.cancelled(work.class, "queued");
             } else {
                 self.metrics.waited(work.class, started - queued_at);
                 let ticket = Ticket { cancelled, deadline: work.time_limit.map(|l| (started + l, l)), stopped: Default::default() };
-                run(&ticket);
+                deliver = Some(run(&ticket));
                 match ticket.stopped.get() {
                     Some(Stop::Cancelled) => self.metrics.cancelled(work.class, "running"),
                     Some(Stop::TimedOut(_)) => self.metrics.timed_out(work.kind),
                     None => {}
                 }
-                self.metrics.built(work.kind, started.elapsed());
+                let took = started.elapsed();
+                self.metrics.built(work.kind, took);
+                self.estimates.record(work.kind, took);
             }
-            if work.class == Class::Heavy {
-                self.queues.lock().unwrap().heavy_done(client, true);
-                // A heavy slot is free: a builder asleep with only heavy work left may go on.
-                self.wake.notify_one();
+            let mut q = self.queues.lock().unwrap();
+            match work.class {
+                Class::Cheap => q.cheap_pending_ns = q.cheap_pending_ns.saturating_sub(estimate_ns),
+                Class::Heavy => q.heavy_done(client),
+            }
+            drop(q);
+            if let Some(deliver) = deliver {
+                deliver();
             }
         }
     }
@@ -474,8 +572,14 @@ mod tests {
     #[test]
     fn clients_take_turns() {
         let mut q = ClassQueue::default();
-        let job =
-            |ip: [u8; 4]| Job { work: Work::cheap(BuildKind::VectorTile), client: IpAddr::from(ip), queued_at: Instant::now(), cancelled: Arc::default(), run: Box::new(|_| {}) };
+        let job = |ip: [u8; 4]| Job {
+            work: Work::cheap(BuildKind::VectorTile),
+            client: IpAddr::from(ip),
+            queued_at: Instant::now(),
+            estimate_ns: 0,
+            cancelled: Arc::default(),
+            run: Box::new(|_| Box::new(|| {})),
+        };
         for _ in 0..100 {
             q.push(job([10, 0, 0, 1]));
         }
@@ -525,5 +629,36 @@ mod tests {
         assert!((3..=10).contains(&steps.0), "{steps:?}");
         assert_eq!(steps.1, Err(Stop::TimedOut(Duration::from_millis(30))));
         assert_eq!(metrics.timed_out_count(BuildKind::Map), 1);
+    }
+
+    /// A cheap job that would wait longer than `max_queue_wait` behind the work ahead of it
+    /// (known build times over the cheap builders) is refused at once, and admitted again
+    /// once that work is done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cheap_work_expecting_a_long_wait_is_refused() {
+        let metrics = Arc::new(BuildMetrics::detached());
+        let limits = Limits { max_queue_wait: Some(Duration::from_millis(70)), ..Limits::default() };
+        let pool = Arc::new(Builders::new(2, limits, metrics.clone()));
+        let tile = Work::cheap(BuildKind::Terrain);
+        let slow = |pool: Arc<Builders>| tokio::spawn(async move { pool.run(tile, |_| std::thread::sleep(Duration::from_millis(100))).await });
+        // Learn that such a build takes 100 ms.
+        slow(pool.clone()).await.unwrap().unwrap();
+        // Two take both builders (the second expecting 50 ms): 200 ms of work ahead, 100 ms of
+        // waiting for the next.
+        let running = [slow(pool.clone()), slow(pool.clone())];
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let t = Instant::now();
+        let refused = pool.run(tile, |_| ()).await.unwrap_err();
+        assert!(t.elapsed() < Duration::from_millis(30), "refused only after {:?}", t.elapsed());
+        assert!(matches!(refused, BuildError::Busy { class: "cheap", .. }), "{refused}");
+        assert_eq!(refused.retry_after(), Some(1));
+        assert_eq!(metrics.refused_count(Class::Cheap, "expected_wait"), 1);
+        // Another kind, not yet measured, is expected to be short but still waits behind
+        // the same 200 ms: refused too.
+        assert!(pool.run(Work::cheap(BuildKind::VectorTile), |_| ()).await.is_err());
+        for r in running {
+            r.await.unwrap().unwrap();
+        }
+        assert_eq!(pool.run(tile, |_| 7).await.unwrap(), 7);
     }
 }

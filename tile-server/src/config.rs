@@ -59,6 +59,10 @@ pub struct ServerConfig {
     /// have queued or running; beyond either, 503 with Retry-After.
     pub max_queued_heavy: usize,
     pub max_heavy_per_client: usize,
+    /// Longest a tile (cheap work) may expect to wait for a builder, in milliseconds, from
+    /// the build times of the work ahead of it; beyond it 503 with Retry-After rather than
+    /// an answer seconds late. 0: no limit (queue up to 4,096 jobs).
+    pub max_queue_wait_ms: u64,
     /// Seeded PMTiles archives served at /archives/{name}/…: name → a file path, an
     /// http(s):// URL or s3://bucket/key (`[server.archives]`; `--archive NAME=SOURCE`
     /// adds or replaces one).
@@ -73,6 +77,7 @@ impl ServerConfig {
             heavy_features: self.heavy_features,
             max_queued_heavy: self.max_queued_heavy.max(1),
             max_heavy_per_client: self.max_heavy_per_client.max(1),
+            max_queue_wait: (self.max_queue_wait_ms > 0).then(|| std::time::Duration::from_millis(self.max_queue_wait_ms)),
         }
     }
 
@@ -105,6 +110,7 @@ impl Default for ServerConfig {
             heavy_features: 50_000,
             max_queued_heavy: 64,
             max_heavy_per_client: 8,
+            max_queue_wait_ms: 100,
             archives: BTreeMap::new(),
         }
     }

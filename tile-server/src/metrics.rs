@@ -69,7 +69,7 @@ impl BuildMetrics {
             timed_out: counter_vec("formosa_builds_timed_out_total", "Builds stopped at their time limit (WMS maps: max_render_time_s).", &["kind"]),
             refused: counter_vec(
                 "formosa_builds_refused_total",
-                "Builds refused with 503: the class's queue was full, or the client had its share of heavy work.",
+                "Builds refused with 503: the class's queue was full, the wait expected for a builder was over max_queue_wait_ms, or the client had its share of heavy work.",
                 &["class", "reason"],
             ),
             queue_depth: gauge_vec("formosa_build_queue_depth", "Builds waiting for a builder, by class of work.", &["class"]),
@@ -84,7 +84,7 @@ impl BuildMetrics {
             for stage in ["queued", "running"] {
                 m.cancelled.with_label_values(&[class.name(), stage]);
             }
-            for reason in ["queue_full", "client_share"] {
+            for reason in ["queue_full", "expected_wait", "client_share"] {
                 m.refused.with_label_values(&[class.name(), reason]);
             }
         }
@@ -124,6 +124,10 @@ impl BuildMetrics {
 
     pub fn refused(&self, class: Class, reason: &str) {
         self.refused.with_label_values(&[class.name(), reason]).inc();
+    }
+
+    pub fn refused_count(&self, class: Class, reason: &str) -> u64 {
+        self.refused.with_label_values(&[class.name(), reason]).get()
     }
 
     pub fn cancelled_count(&self, class: Class, stage: &str) -> u64 {

@@ -195,6 +195,30 @@ pub fn serve(store: &Path, configure: impl FnOnce(&mut Command)) -> Server {
     Server { child, addr, log }
 }
 
+/// Polls `ok` every 100 ms until it holds; fails the test naming `what` if it has not
+/// within `limit`.
+pub fn wait_until(what: &str, limit: std::time::Duration, mut ok: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The value of the first sample of `family` in Prometheus text whose labels include every
+/// `name="value"` of `labels` (with no labels given: the unlabelled sample).
+pub fn metric_sample(text: &str, family: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let matches = if labels.is_empty() {
+            series == family
+        } else {
+            series.strip_prefix(family).is_some_and(|rest| rest.starts_with('{') && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\""))))
+        };
+        matches.then(|| value.parse().ok()).flatten()
+    })
+}
+
 /// One HTTP/1.1 exchange over a fresh connection.
 pub struct Reply {
     pub status: u16,
