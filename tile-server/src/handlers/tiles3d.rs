@@ -9,14 +9,17 @@ use crate::problem::Problem;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-pub async fn tileset(State(s): State<AppState>, Path((layer, file)): Path<(String, String)>) -> Result<Response, Problem> {
+pub async fn tileset(State(s): State<AppState>, headers: HeaderMap, Path((layer, file)): Path<(String, String)>) -> Result<Response, Problem> {
     if file != "tileset.json" {
         return Err(Problem::not_found(format!("no resource /3dtiles/{layer}/{file}; the tileset is /3dtiles/{layer}/tileset.json")));
     }
-    let plan = s.plans.get(&s.store, &s.tiles, &s.elevation, s.config().geoid_undulation_m, &layer).await?;
-    Ok(([(header::CACHE_CONTROL, "no-cache")], axum::Json(plan.tileset())).into_response())
+    let tileset = s.plans.tileset(&s.store, &s.tiles, &s.elevation, s.config().geoid_undulation_m, &layer).await?;
+    // Revalidated on every use (a re-import changes it): 304 while the ETag holds.
+    let mut response = respond(&tileset, "application/json", &headers);
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
+    Ok(response)
 }
 
 pub async fn content(State(s): State<AppState>, headers: HeaderMap, Path((layer, z, x, y)): Path<(String, String, String, String)>) -> Result<Response, Problem> {
