@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Surge: a disaster day's mix of real map clients on loopback, open loop, bounded in time,
-# at RATES multiples of a base rate (DURATION seconds each, after WARMUP seconds at 1×),
+# at RATES multiples of a base rate (DURATION seconds each, after WARMUP seconds at
+# WARMUP_RATE, by default the highest of RATES, so the tile cache is full before RSS is read),
 # against 1 M parcels + 200 k buildings + 100 k pipelines (`formosa-fixtures large`, the
 # same data as benches/soak.sh) plus the bundled DEM (信義區), tile cache on. The load
 # generator is benches/src/bin/surge.rs (tokio + reqwest); what each client asks:
@@ -24,7 +25,8 @@
 #
 # Goals (issue 16), for RATES=10 DURATION=300: 0 errors other than 429/503 with
 # Retry-After, tile p99 ≤ 50 ms, WMS p99 per size class reported, RSS growth ≤ 10 % after
-# the warm-up, every acknowledged write present. Latency is from each request's scheduled
+# the warm-up (the tile cache's own filling is printed next to it), every acknowledged
+# write present. Latency is from each request's scheduled
 # start (no coordinated omission), answered requests only; errors and shed requests are
 # counted apart.
 #
@@ -81,7 +83,7 @@ echo "server pid $server_pid on 127.0.0.1:$PORT, store $RUN ($(du -h "$RUN" | cu
 # SURGE_ARGS is split on purpose: extra generator flags such as --base maplibre=2.
 # shellcheck disable=SC2086
 "$SURGE" --url "http://127.0.0.1:$PORT" --token "$FORMOSA_WRITE_TOKEN" --places "$OUT/places-$PARCELS.txt" \
-  --rates "${RATES// /,}" --duration "$DURATION" --warmup "$WARMUP" --subscribers "$SUBSCRIBERS" \
+  --rates "${RATES// /,}" --duration "$DURATION" --warmup "$WARMUP" ${WARMUP_RATE:+--warmup-rate "$WARMUP_RATE"} --subscribers "$SUBSCRIBERS" \
   --server-pid "$server_pid" --out "$OUT" ${SURGE_ARGS:-} | tee "$OUT/surge.log"
 # /metrics is optional (not every build has it): keep it when it answers.
 if curl -sf -o "$OUT/metrics.txt" "http://127.0.0.1:$PORT/metrics"; then echo "metrics: $OUT/metrics.txt"; else rm -f "$OUT/metrics.txt"; fi

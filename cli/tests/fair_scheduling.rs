@@ -109,7 +109,11 @@ fn a_client_that_leaves_cancels_its_build_and_heavy_work_has_a_share_per_client(
     let addr = server.addr.clone();
     let drawing = send(&addr, &big_map(1));
     let waiting = send(&addr, &big_map(2));
-    wait_until("a map to be drawn and one to wait", Duration::from_secs(20), || metric(&addr, "formosa_build_queue_depth", &[("class", "heavy")]) >= 1.0);
+    // One has left the queue for a builder (its wait is recorded) and one is in it. The
+    // depth alone can be the first map before the builder (at nice 10) has taken it.
+    wait_until("a map to be drawn and one to wait", Duration::from_secs(20), || {
+        metric(&addr, "formosa_build_wait_seconds_count", &[("class", "heavy")]) >= 1.0 && metric(&addr, "formosa_build_queue_depth", &[("class", "heavy")]) >= 1.0
+    });
 
     // A third heavy request from the same client is over its share.
     let r = http_get(&addr, &big_map(3));

@@ -45,9 +45,13 @@ struct Args {
     /// Seconds at each rate.
     #[arg(long, default_value_t = 60.0)]
     duration: f64,
-    /// Seconds at 1× before the first rate, not counted; RSS is read after it.
+    /// Seconds of warm-up before the first rate, not counted; RSS is read after it.
     #[arg(long, default_value_t = 10.0)]
     warmup: f64,
+    /// The warm-up's multiple of the base rates; the highest of --rates when not given,
+    /// so the tile cache has filled (steady state) before RSS growth is measured.
+    #[arg(long)]
+    warmup_rate: Option<f64>,
     /// SSE subscribers on /changes/stream for the whole run.
     #[arg(long, default_value_t = 8)]
     subscribers: usize,
@@ -77,6 +81,13 @@ fn parse_base(s: &str) -> Result<(Kind, f64), String> {
 fn rss_kb(pid: Option<u32>) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
     status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
+}
+
+/// What the server's tile cache holds (`formosa_cache_bytes` in /metrics), so RSS growth
+/// can be told apart from the cache filling up to its size.
+async fn cache_bytes(client: &reqwest::Client, base: &str) -> Option<u64> {
+    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix("formosa_cache_bytes "))?.trim().parse::<f64>().ok().map(|b| b as u64)
 }
 
 fn loadavg() -> String {
@@ -153,15 +164,18 @@ async fn main() -> Result<(), String> {
     let subscribers: Vec<_> = (0..args.subscribers).map(|_| feeds::Subscriber::start(sse_client.clone(), format!("{base}/changes/stream"))).collect();
 
     if args.warmup > 0.0 {
-        let warm = load::phase(load.clone(), world.clone(), &base_rates, 1.0, Duration::from_secs_f64(args.warmup), args.seed ^ 0xfeed).await;
-        println!("warm-up: {:.0} s at 1×, {} requests (not counted)", args.warmup, warm.values().map(|s| s.count()).sum::<u64>());
+        let rate = args.warmup_rate.unwrap_or_else(|| args.rates.iter().copied().fold(1.0, f64::max));
+        let warm = load::phase(load.clone(), world.clone(), &base_rates, rate, Duration::from_secs_f64(args.warmup), args.seed ^ 0xfeed).await;
+        println!("warm-up: {:.0} s at {rate}×, {} requests (not counted)", args.warmup, warm.values().map(|s| s.count()).sum::<u64>());
     }
     let rss_warm = rss_kb(args.server_pid);
+    let cache_warm = cache_bytes(&client, &base).await;
 
     let mut phases = Vec::new();
     for (i, &multiplier) in args.rates.iter().enumerate() {
         let duration = Duration::from_secs_f64(args.duration);
         let rss_start = rss_kb(args.server_pid);
+        let cache_start = cache_bytes(&client, &base).await;
         let mid = tokio::spawn(async move {
             tokio::time::sleep(duration / 2).await;
             loadavg()
@@ -177,6 +191,7 @@ async fn main() -> Result<(), String> {
             rss_start_kb: rss_start,
             rss_end_kb: rss_kb(args.server_pid),
             rss_warm_kb: rss_warm,
+            cache_bytes: [cache_warm, cache_start, cache_bytes(&client, &base).await],
         };
         report::print_phase(&phase);
         phases.push(phase);

@@ -20,6 +20,8 @@ pub struct Phase {
     pub rss_start_kb: Option<u64>,
     pub rss_end_kb: Option<u64>,
     pub rss_warm_kb: Option<u64>,
+    /// The tile cache's bytes at the warm-up's end, this rate's start and its end.
+    pub cache_bytes: [Option<u64>; 3],
 }
 
 impl Phase {
@@ -92,6 +94,10 @@ pub fn print_phase(p: &Phase) {
             verdict(g <= RSS_GROWTH_GOAL_PCT)
         );
     }
+    if let [Some(w), Some(a), Some(b)] = p.cache_bytes {
+        let mib = |b: u64| b as f64 / 1_048_576.0;
+        println!("   tile cache: {:.0} MiB at warm-up, {:.0} → {:.0} MiB this rate", mib(w), mib(a), mib(b));
+    }
     for (c, s) in &p.classes {
         for e in &s.error_samples {
             println!("   {} error: {e}", c.name());
@@ -119,6 +125,7 @@ pub fn phase_json(p: &Phase) -> Value {
         "sessions_per_s": p.sessions_per_s.iter().map(|(k, r)| (k.to_string(), json!(r))).collect::<serde_json::Map<_, _>>(),
         "loadavg_mid": p.load_mid, "loadavg_end": p.load_end,
         "rss_kb": { "warm_up": p.rss_warm_kb, "start": p.rss_start_kb, "end": p.rss_end_kb, "growth_pct_since_warm_up": p.rss_growth_pct() },
+        "cache_bytes": { "warm_up": p.cache_bytes[0], "start": p.cache_bytes[1], "end": p.cache_bytes[2] },
         "classes": classes,
         "tiles": class_json(&tiles, p.duration_s),
         "goals": {
