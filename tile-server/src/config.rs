@@ -106,7 +106,7 @@ impl Default for ServerConfig {
             cors_origins: vec!["*".into()],
             max_map_size: 4096,
             max_render_time_s: 20.0,
-            heavy_pixels: 1024 * 1024,
+            heavy_pixels: 512 * 512,
             heavy_features: 50_000,
             max_queued_heavy: 64,
             max_heavy_per_client: 8,
