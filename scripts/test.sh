@@ -23,37 +23,48 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test
 status=0
+failed=()
+# Runs one step; a failure is kept (the suite goes on) and named again at the end, so a
+# red run says which step to read without scrolling through the whole log.
+step() {
+  local name="$1"
+  shift
+  "$@" || { status=$?; failed+=("$name (exit $status)"); }
+}
 # Formatting and lints first: cheap, and a failure says exactly what to fix.
-cargo fmt --all --check || status=$?
-cargo clippy --workspace --all-targets --quiet -- -D warnings || status=$?
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The S3 test of seeded archives runs against a real s3s-fs (install-deps.sh installs it):
 # here its absence is a failure, not a skip.
-FORMOSA_REQUIRE_S3=1 cargo test --workspace --no-fail-fast || status=$?
+step "cargo test" env FORMOSA_REQUIRE_S3=1 cargo test --workspace --no-fail-fast
 cargo build -p formosa-cli
-/usr/bin/python3 -m pytest -q tile-server/tests/ogc || status=$?
-(cd web-viewer && node --test --test-concurrency=1 tests/) || status=$?
+step "pytest (OGC clients)" /usr/bin/python3 -m pytest -q tile-server/tests/ogc
+step "node tests (web-viewer)" bash -c 'cd web-viewer && node --test --test-concurrency=1 tests/'
 # The README's screenshots made again from the demo store, into a temp dir: each must
 # exist, be a PNG of at most 300 KB and not be blank (scripts/screenshots.sh).
 shots="$(mktemp -d)"
-bash scripts/screenshots.sh "$shots" || status=$?
+step "screenshots" bash scripts/screenshots.sh "$shots"
 rm -rf "$shots"
 for target in ogc_parsers import_attributes http_requests; do
   mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
-  cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
-    -max_total_time="${FORMOSA_FUZZ_SECONDS:-30}" -print_final_stats=0 || status=$?
+  step "fuzz $target" cargo fuzz run --sanitizer none "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+    -max_total_time="${FORMOSA_FUZZ_SECONDS:-30}" -print_final_stats=0
 done
 # 5. On PostGIS. FORMOSA_REQUIRE_POSTGIS makes a missing server a failure, not a skip.
-pg_url="$(bash scripts/postgis.sh start main 55432)" || status=$?
+pg_url="$(bash scripts/postgis.sh start main 55432)" || { status=$?; failed+=("postgis.sh start (exit $status)"); }
 if [ -n "${pg_url:-}" ]; then
   (
     export FORMOSA_TEST_POSTGIS="${pg_url%/postgres}" FORMOSA_REQUIRE_POSTGIS=1
     psql -q -X "$pg_url" -c "DROP DATABASE IF EXISTS formosa_template" >/dev/null
     rc=0
-    FORMOSA_REQUIRE_S3=1 cargo test -p formosa-cli --no-fail-fast --test postgis --test serve --test hot_reimport --test import_progress --test limits --test static_paths --test fuzz_requests --test archives --test lifecycle || rc=$?
-    /usr/bin/python3 -m pytest -q tile-server/tests/ogc || rc=$?
-    (cd web-viewer && node --test --test-concurrency=1 tests/) || rc=$?
+    FORMOSA_REQUIRE_S3=1 cargo test -p formosa-cli --no-fail-fast --test postgis --test serve --test hot_reimport --test import_progress --test limits --test static_paths --test fuzz_requests --test archives --test lifecycle || { rc=$?; echo "FAILED on PostGIS: cargo test (exit $rc)"; }
+    /usr/bin/python3 -m pytest -q tile-server/tests/ogc || { rc=$?; echo "FAILED on PostGIS: pytest (exit $rc)"; }
+    (cd web-viewer && node --test --test-concurrency=1 tests/) || { rc=$?; echo "FAILED on PostGIS: node tests (exit $rc)"; }
     exit $rc
-  ) || status=$?
+  ) || { status=$?; failed+=("the PostGIS re-run (exit $status; its FAILED line above says which suite)"); }
   bash scripts/postgis.sh stop main 55432
+fi
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
 fi
 exit $status
