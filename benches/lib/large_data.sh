@@ -25,7 +25,7 @@
 
 PG="host=127.0.0.1 port=5432 user=formosa_bench password=formosa_bench dbname=formosa_bench"
 PG_URL="postgresql://formosa_bench:formosa_bench@127.0.0.1:5432/formosa_bench"
-FORMOSA=${CARGO_TARGET_DIR:-target}/release/formosa
+FORMOSA=${FORMOSA_BIN:-${CARGO_TARGET_DIR:-target}/release/formosa}   # FORMOSA_BIN: another build, for A/B runs
 FIXTURES=${CARGO_TARGET_DIR:-target}/release/formosa-fixtures
 PIPELINES=${PIPELINES:-0}
 

@@ -12,11 +12,19 @@
 //! Fairness (the model is GeoServer's control-flow module: limits per request class):
 //! - Work comes in two classes, estimated before the build (`Cost`): cheap (tiles,
 //!   terrain, 3D Tiles, clicks) and heavy (large maps, tiles that read very many
-//!   features). Each class has builder threads of its own: one per core for cheap work,
-//!   one fewer for heavy work, so a cheap job waits only for cheap jobs ahead of it,
-//!   never for a 4096² map. One FIFO for everything made a z15 tile wait 23.9 s behind
-//!   six 4096² GetMaps.
-//! - Within a class the queue is served round-robin by client address: with k clients
+//!   features). Each class has builder threads of its own: one per core for each lane of
+//!   cheap work (below), one fewer for heavy work, so a cheap job waits only for cheap
+//!   jobs ahead of it, never for a 4096² map. One FIFO for everything made a z15 tile
+//!   wait 23.9 s behind six 4096² GetMaps.
+//! - Cheap work waits in one of two lanes by what it usually takes, each with builder
+//!   threads of its own (one per core): encodes of a millisecond or less (vector tiles,
+//!   terrain, 3D Tiles content, clicks) and drawings of milliseconds to tens of them
+//!   (WMTS tiles, small maps, 3D Tiles plans). On one queue a vector tile of 0.5 ms
+//!   waited behind QGIS canvases of twelve WMTS tiles (1.9 ms on average, up to 50 ms,
+//!   in the 10× surge); in a lane of its own it shares a core with them at once (the
+//!   kernel time-slices the lanes' threads), so a burst of renders no longer puts its
+//!   whole length in front of it.
+//! - Within a lane the queue is served round-robin by client address: with k clients
 //!   waiting, each gets every k-th free builder however many requests it sent. A client
 //!   may have at most `max_heavy_per_client` heavy jobs queued or running; more are
 //!   refused (503) so that one desktop user's batch cannot fill the heavy queue.
@@ -29,7 +37,7 @@
 //!   on two cores a 4096² map held one core for seconds, and the surge's cheap work was
 //!   more than the other core could do.
 //! - Cheap work is admitted by the wait it can expect: the build times of queued and
-//!   running jobs (smoothed per kind) over the cheap builders. Past `max_queue_wait` a
+//!   running jobs in its lane (smoothed per kind) over the lane's builders. Past `max_queue_wait` a
 //!   request is refused at once (503, Retry-After: 1) rather than answered seconds late —
 //!   a map client asks again at its next pan, when the surge may have passed.
 
@@ -82,6 +90,40 @@ impl Limits {
         } else {
             Class::Cheap
         }
+    }
+}
+
+/// Where a job waits and which builder threads draw it (see the module's notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Cheap work of a millisecond or less.
+    Quick,
+    /// Cheap work that draws for milliseconds to tens of them.
+    Drawn,
+    Heavy,
+}
+
+impl Lane {
+    const ALL: [Lane; 3] = [Lane::Quick, Lane::Drawn, Lane::Heavy];
+
+    fn of(work: &Work) -> Lane {
+        match (work.class, work.kind) {
+            (Class::Heavy, _) => Lane::Heavy,
+            (Class::Cheap, BuildKind::WmtsTile | BuildKind::Map | BuildKind::Plan3d) => Lane::Drawn,
+            (Class::Cheap, _) => Lane::Quick,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Lane::Quick => "quick",
+            Lane::Drawn => "drawn",
+            Lane::Heavy => "heavy",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -236,13 +278,14 @@ struct Job {
     work: Work,
     client: IpAddr,
     queued_at: Instant,
-    /// Its expected build time, counted in `Queues::cheap_pending_ns` until it is done.
+    lane: Lane,
+    /// Its expected build time, counted in `Queues::pending_ns` until it is done.
     estimate_ns: u64,
     cancelled: Arc<AtomicBool>,
     run: JobFn,
 }
 
-/// One class's waiting jobs: a queue per client, and the clients in round-robin order.
+/// One lane's waiting jobs: a queue per client, and the clients in round-robin order.
 #[derive(Default)]
 struct ClassQueue {
     turns: VecDeque<IpAddr>,
@@ -277,11 +320,11 @@ impl ClassQueue {
 
 #[derive(Default)]
 struct Queues {
-    classes: [ClassQueue; 2],
+    lanes: [ClassQueue; 3],
     /// Heavy jobs queued or running, by client.
     heavy_by_client: HashMap<IpAddr, usize>,
-    /// Expected build time of the cheap jobs queued or running.
-    cheap_pending_ns: u64,
+    /// Expected build time of the jobs queued or running, by lane (cheap lanes only).
+    pending_ns: [u64; 3],
 }
 
 impl Queues {
@@ -297,50 +340,51 @@ impl Queues {
 
 struct Scheduler {
     queues: Mutex<Queues>,
-    /// One per class: its builders wait on it for work.
-    wake: [Condvar; 2],
+    /// One per lane: its builders wait on it for work.
+    wake: [Condvar; 3],
     /// Changed when the configuration is reloaded.
     limits: std::sync::RwLock<Limits>,
     estimates: Estimates,
-    /// Builders of cheap work: one per core.
-    cheap_threads: usize,
+    /// Builder threads by lane.
+    threads: [usize; 3],
     metrics: Arc<BuildMetrics>,
 }
 
 pub struct Builders {
     scheduler: Arc<Scheduler>,
-    /// Cheap jobs queued or being drawn.
-    cheap_in_flight: Arc<AtomicUsize>,
+    /// Quick-lane jobs queued or being drawn.
+    quick_in_flight: Arc<AtomicUsize>,
 }
 
 impl Builders {
-    /// Starts `threads` builders of cheap work (at least two) and one fewer of heavy work,
-    /// at a lower priority (`HEAVY_NICE`): maps never take all the cores from tiles.
+    /// Starts `threads` builders (at least two) for each lane of cheap work and one fewer
+    /// of heavy work, at a lower priority (`HEAVY_NICE`): maps never take all the cores
+    /// from tiles.
     pub fn new(threads: usize, limits: Limits, metrics: Arc<BuildMetrics>) -> Self {
         let threads = threads.max(2);
         let scheduler = Arc::new(Scheduler {
             queues: Mutex::new(Queues::default()),
-            wake: [Condvar::new(), Condvar::new()],
+            wake: [Condvar::new(), Condvar::new(), Condvar::new()],
             limits: std::sync::RwLock::new(limits),
             estimates: Estimates::new(),
-            cheap_threads: threads,
+            threads: [threads, threads, threads - 1],
             metrics,
         });
-        let roles = std::iter::repeat_n(Class::Cheap, threads).chain(std::iter::repeat_n(Class::Heavy, threads - 1));
-        for (i, class) in roles.enumerate() {
-            let scheduler = scheduler.clone();
-            let name = format!("{}-builder-{i}", class.name());
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(move || {
-                    if class == Class::Heavy {
-                        lower_priority(HEAVY_NICE);
-                    }
-                    scheduler.work(class)
-                })
-                .expect("spawn a tile builder thread");
+        for lane in Lane::ALL {
+            for i in 0..scheduler.threads[lane.index()] {
+                let scheduler = scheduler.clone();
+                std::thread::Builder::new()
+                    .name(format!("{}-builder-{i}", lane.name()))
+                    .spawn(move || {
+                        if lane == Lane::Heavy {
+                            lower_priority(HEAVY_NICE);
+                        }
+                        scheduler.work(lane)
+                    })
+                    .expect("spawn a tile builder thread");
+            }
         }
-        Builders { scheduler, cheap_in_flight: Arc::new(AtomicUsize::new(0)) }
+        Builders { scheduler, quick_in_flight: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// The class a build of this cost falls in.
@@ -357,17 +401,16 @@ impl Builders {
         &self.scheduler.metrics
     }
 
-    /// Whether a cheap builder has nothing to do: then its core is free of cheap work (a
-    /// heavy builder yields it), and a small job can run where it was asked for without
-    /// taking a core from the builders.
+    /// Whether a quick-lane builder has nothing to do: then a small job can run where it
+    /// was asked for without taking a core from the builders of its kind of work.
     pub fn has_idle(&self) -> bool {
-        self.cheap_in_flight.load(Ordering::Relaxed) < self.scheduler.cheap_threads
+        self.quick_in_flight.load(Ordering::Relaxed) < self.scheduler.threads[Lane::Quick.index()]
     }
 
-    /// Jobs waiting, by class.
+    /// Jobs waiting, by class (cheap, heavy).
     pub fn queued(&self) -> [usize; 2] {
         let q = self.scheduler.queues.lock().unwrap();
-        [q.classes[0].len, q.classes[1].len]
+        [q.lanes[Lane::Quick.index()].len + q.lanes[Lane::Drawn.index()].len, q.lanes[Lane::Heavy.index()].len]
     }
 
     /// Runs `f` on a builder thread, in its turn, and waits for its result. A panic in
@@ -376,8 +419,10 @@ impl Builders {
     pub async fn run<T: Send + 'static>(&self, work: Work, f: impl FnOnce(&Ticket) -> T + Send + 'static) -> Result<T, BuildError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let cancelled = Arc::new(AtomicBool::new(false));
+        let lane = Lane::of(&work);
         let job = Job {
             work,
+            lane,
             client: current_client(),
             queued_at: Instant::now(),
             estimate_ns: self.scheduler.estimates.nanos(work.kind),
@@ -390,7 +435,7 @@ impl Builders {
             }),
         };
         self.scheduler.enqueue(job)?;
-        let in_flight = (work.class == Class::Cheap).then(|| self.cheap_in_flight.clone());
+        let in_flight = (lane == Lane::Quick).then(|| self.quick_in_flight.clone());
         if let Some(n) = &in_flight {
             n.fetch_add(1, Ordering::Relaxed);
         }
@@ -410,7 +455,7 @@ impl Builders {
 /// left), its job no longer counts as in flight, and a job not yet done is cancelled.
 struct CancelOnDrop {
     cancelled: Arc<AtomicBool>,
-    /// The count of cheap jobs in flight, for a cheap job.
+    /// The count of quick-lane jobs in flight, for such a job.
     in_flight: Option<Arc<AtomicUsize>>,
 }
 
@@ -441,10 +486,10 @@ fn lower_priority(nice: i32) {
 
 impl Scheduler {
     fn enqueue(&self, job: Job) -> Result<(), BuildError> {
-        let class = job.work.class;
+        let (class, lane) = (job.work.class, job.lane);
         let limits = *self.limits.read().unwrap();
         let mut q = self.queues.lock().unwrap();
-        let waiting = q.classes[class.index()].len;
+        let waiting = q.lanes[lane.index()].len;
         let cap = if class == Class::Heavy { limits.max_queued_heavy } else { MAX_QUEUED };
         if waiting >= cap {
             drop(q);
@@ -452,13 +497,13 @@ impl Scheduler {
             return Err(BuildError::Busy { class: class.name(), waiting });
         }
         if class == Class::Cheap {
-            let expected_wait = Duration::from_nanos(q.cheap_pending_ns / self.cheap_threads as u64);
+            let expected_wait = Duration::from_nanos(q.pending_ns[lane.index()] / self.threads[lane.index()] as u64);
             if limits.max_queue_wait.is_some_and(|max| expected_wait > max) {
                 drop(q);
                 self.metrics.refused(class, "expected_wait");
                 return Err(BuildError::Busy { class: class.name(), waiting });
             }
-            q.cheap_pending_ns += job.estimate_ns;
+            q.pending_ns[lane.index()] += job.estimate_ns;
         }
         if class == Class::Heavy {
             let mine = q.heavy_by_client.entry(job.client).or_default();
@@ -470,25 +515,25 @@ impl Scheduler {
             }
             *mine += 1;
         }
-        q.classes[class.index()].push(job);
+        q.lanes[lane.index()].push(job);
         drop(q);
-        self.wake[class.index()].notify_one();
+        self.wake[lane.index()].notify_one();
         Ok(())
     }
 
-    /// A builder thread's life: take its class's next job in turn, run it, account for it.
-    fn work(&self, class: Class) {
+    /// A builder thread's life: take its lane's next job in turn, run it, account for it.
+    fn work(&self, lane: Lane) {
         loop {
             let job = {
                 let mut q = self.queues.lock().unwrap();
                 loop {
-                    if let Some(job) = q.classes[class.index()].pop() {
+                    if let Some(job) = q.lanes[lane.index()].pop() {
                         break job;
                     }
-                    q = self.wake[class.index()].wait(q).unwrap();
+                    q = self.wake[lane.index()].wait(q).unwrap();
                 }
             };
-            let Job { work, client, queued_at, estimate_ns, cancelled, run } = job;
+            let Job { work, client, queued_at, estimate_ns, cancelled, run, .. } = job;
             let started = Instant::now();
             let mut deliver = None;
             if cancelled.load(Ordering::Relaxed) {
@@ -509,7 +554,7 @@ impl Scheduler {
             }
             let mut q = self.queues.lock().unwrap();
             match work.class {
-                Class::Cheap => q.cheap_pending_ns = q.cheap_pending_ns.saturating_sub(estimate_ns),
+                Class::Cheap => q.pending_ns[lane.index()] = q.pending_ns[lane.index()].saturating_sub(estimate_ns),
                 Class::Heavy => q.heavy_done(client),
             }
             drop(q);
@@ -569,6 +614,27 @@ mod tests {
         }
     }
 
+    /// Drawn work never holds the quick lane: a vector tile asked after four slow WMTS
+    /// tiles (a QGIS canvas) is made while they are still drawing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn quick_work_passes_drawn_work() {
+        let pool = pool(2);
+        let drawn = Work::cheap(BuildKind::WmtsTile);
+        let renders: Vec<_> = (0..4)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.run(drawn, |_| std::thread::sleep(Duration::from_millis(300))).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = Instant::now();
+        pool.run(Work::cheap(BuildKind::VectorTile), |_| ()).await.unwrap();
+        assert!(t.elapsed() < Duration::from_millis(200), "the vector tile waited {:?}", t.elapsed());
+        for r in renders {
+            r.await.unwrap().unwrap();
+        }
+    }
+
     /// Within a class, clients take turns: a second client's one job is not queued behind
     /// the first client's hundred.
     #[test]
@@ -576,6 +642,7 @@ mod tests {
         let mut q = ClassQueue::default();
         let job = |ip: [u8; 4]| Job {
             work: Work::cheap(BuildKind::VectorTile),
+            lane: Lane::Quick,
             client: IpAddr::from(ip),
             queued_at: Instant::now(),
             estimate_ns: 0,

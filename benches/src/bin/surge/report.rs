@@ -32,6 +32,14 @@ impl Phase {
         all
     }
 
+    /// Which tile classes the slowest 1 % comes from: "vector 40 % (812), wmts …".
+    pub fn tail_shares(&self, p99_ms: f64) -> String {
+        let slow: Vec<(&str, usize)> =
+            self.classes.iter().filter(|(c, _)| c.is_tile()).map(|(c, s)| (c.name(), s.latencies_ms.iter().filter(|&&l| l as f64 > p99_ms).count())).collect();
+        let total = slow.iter().map(|(_, n)| n).sum::<usize>().max(1);
+        slow.iter().map(|(name, n)| format!("{name} {:.0} % ({n})", 100.0 * *n as f64 / total as f64)).collect::<Vec<_>>().join(", ")
+    }
+
     pub fn errors(&self) -> u64 {
         self.classes.values().map(|s| s.errors).sum()
     }
@@ -83,6 +91,7 @@ pub fn print_phase(p: &Phase) {
     println!("   goal (10× for 5 min): errors other than 429/503 with Retry-After = 0: {errors} ({} shed with Retry-After) — {}", p.shed(), verdict(errors == 0));
     let t = tiles.summary().p99;
     println!("   goal: tile p99 ≤ {TILE_P99_GOAL_MS} ms: {t:.1} ms — {}", verdict(t <= TILE_P99_GOAL_MS));
+    println!("   tiles slower than the tile p99, by class: {}", p.tail_shares(t));
     let per = |c: Class| p.classes.get(&c).map(|s| format!("{:.1} ms ({} maps)", s.summary().p99, s.ok)).unwrap_or_else(|| "none".into());
     println!("   goal: WMS p99 per size class reported: 1024² {}, 2048² {}, 4096² {}", per(Class::Wms1024), per(Class::Wms2048), per(Class::Wms4096));
     if let (Some(a), Some(b), Some(g)) = (p.rss_start_kb, p.rss_end_kb, p.rss_growth_pct()) {
