@@ -160,6 +160,16 @@ enum ImportCommand {
     Cadastral(VectorArgs),
     /// Utility lines (管線): 管線種類 (water/gas/power/telecom/sewer), 權屬單位, 管徑 mm, 埋深 m, 材質, 埋設年; 2D or LineStringZ.
     Pipelines(VectorArgs),
+    /// Roads (道路), centrelines: 道路名稱, 道路等級 (國道/快速道路/省道/縣道/區道/市區道路/巷道 or motorway…service; unknown: other), 路寬 m, 單行道, 橋梁, 隧道 (是/否), 高程層.
+    Roads(VectorArgs),
+    /// Railways and MRT (軌道): 路線名稱, 類別 (台鐵/高鐵/捷運/輕軌), 橋梁, 隧道.
+    Railways(VectorArgs),
+    /// Water (水系): rivers and canals as lines, lakes, reservoirs and ponds as polygons; 河川名稱, 類別.
+    Water(VectorArgs),
+    /// Landmarks (地標), points: 名稱, 類別 (學校, 醫院, 消防, 警察, 機關, 公園, 車站, 廟宇…), 地址.
+    Pois(VectorArgs),
+    /// Disaster shelters (避難收容處所), points: 名稱, 預計收容人數, 地址, 類型 (室內/室外), 適用災害類別 (水災、震災、土石流…).
+    Shelters(VectorArgs),
     /// Building footprints (建物): 高度 m, or 樓層 × storey height; 用途, 構造, 名稱.
     Buildings {
         #[command(flatten)]
@@ -204,7 +214,7 @@ enum ImportCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
-    /// Any other base-map layer (admin boundaries, roads, water, landmarks); needs --layer.
+    /// Any other base-map layer (admin boundaries, and layers with no kind of their own): name, class; needs --layer.
     Vector(VectorArgs),
 }
 
@@ -483,6 +493,11 @@ fn run_import(store: &dyn Store, cmd: ImportCommand, config: &Config, progress: 
         ImportCommand::Cadastral(a) => (import_vector(store, &vector_options(LayerKind::Cadastral, &a, settings, progress)?), a.report),
         ImportCommand::Pipelines(a) => (import_vector(store, &vector_options(LayerKind::Pipelines, &a, settings, progress)?), a.report),
         ImportCommand::Vector(a) => (import_vector(store, &vector_options(LayerKind::Vector, &a, settings, progress)?), a.report),
+        ImportCommand::Roads(a) => (import_vector(store, &vector_options(LayerKind::Roads, &a, settings, progress)?), a.report),
+        ImportCommand::Railways(a) => (import_vector(store, &vector_options(LayerKind::Railways, &a, settings, progress)?), a.report),
+        ImportCommand::Water(a) => (import_vector(store, &vector_options(LayerKind::Water, &a, settings, progress)?), a.report),
+        ImportCommand::Pois(a) => (import_vector(store, &vector_options(LayerKind::Pois, &a, settings, progress)?), a.report),
+        ImportCommand::Shelters(a) => (import_vector(store, &vector_options(LayerKind::Shelters, &a, settings, progress)?), a.report),
         ImportCommand::Buildings { args, storey_height } => {
             let s = match storey_height {
                 Some(h) => KindSettings::with_storey_height(h).map_err(|e| format!("--storey-height: {e}"))?,

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod bad_inputs;
+pub mod basemap;
 pub mod buildings;
 pub mod cadastral;
 pub mod city;
@@ -89,6 +90,7 @@ pub struct SmallCounts {
     pub pipelines_2d: usize,
     pub pipelines_3d: usize,
     pub buildings: usize,
+    pub basemap: basemap::BasemapCounts,
 }
 
 /// Chance an ordinary lot carries a building in the small set (≈1,200 buildings).
@@ -128,8 +130,9 @@ pub fn generate_small(out: &Path, seed: u64) -> Result<SmallCounts> {
     imagery::write_orthophoto(&imagery_dir.join("typhoon_ortho_twd97.tif"))?;
 
     bad_inputs::write_all(&out.join("bad"), &grid, &blocks)?;
+    let basemap = basemap::write_all(out, &grid)?;
 
-    Ok(SmallCounts { parcels, twd67_parcels, pipelines_2d, pipelines_3d, buildings })
+    Ok(SmallCounts { parcels, twd67_parcels, pipelines_2d, pipelines_3d, buildings, basemap })
 }
 
 /// Pipes on every road segment around the small area's blocks.

@@ -158,8 +158,35 @@ fn small_fixtures() {
     let v = nd.rasterband(1).unwrap().read_band_as::<f32>().unwrap();
     assert!(v.data().iter().all(|&x| x == -9999.0));
 
+    // --- the base map's layers: counts as GDAL reads them, cp950 road names, EPSG:3826
+    let bm = &counts.basemap;
+    for (rel, n) in [
+        ("roads/roads.shp", bm.roads),
+        ("railways/railways.shp", bm.railways),
+        ("water/water.geojson", bm.water),
+        ("landmarks/pois.geojson", bm.pois),
+        ("shelters/shelters.geojson", bm.shelters),
+    ] {
+        assert!(n > 0, "{rel}: nothing written");
+        assert_eq!(count(&d.join(rel)), n as u64, "{rel}");
+    }
+    assert!((300..=600).contains(&bm.roads), "{bm:?}");
+    assert_eq!(std::fs::read_to_string(d.join("roads/roads.cpg")).unwrap().trim(), "CP950");
+    assert_eq!(epsg(&Dataset::open(d.join("roads/roads.shp")).unwrap(), false), 3826);
+    let road_names = strings(&d.join("roads/roads.shp"), "道路名稱");
+    assert!(road_names.iter().any(|n| n.as_deref() == Some("信義路五段")));
+    assert!(road_names.iter().any(|n| n.as_deref().is_some_and(|n| n.ends_with('巷'))));
+    let shelter_names = strings(&d.join("shelters/shelters.geojson"), "避難收容處所名稱");
+    assert!(shelter_names.iter().all(|n| n.is_some()) && shelter_names.len() == bm.shelters);
+
     // --- determinism: two runs, identical bytes
     for rel in [
+        "roads/roads.shp",
+        "roads/roads.dbf",
+        "railways/railways.dbf",
+        "water/water.geojson",
+        "landmarks/pois.geojson",
+        "shelters/shelters.geojson",
         "cadastral/taipei_parcels.shp",
         "cadastral/taipei_parcels.dbf",
         "cadastral/taipei_parcels.shx",

@@ -11,6 +11,10 @@ use geo::{Area, MakeValid, Validation};
 pub enum Expect {
     Polygons,
     Lines,
+    /// One point a feature (a landmark, a shelter); a multipoint of one is that point.
+    Point,
+    /// Lines or polygons (rivers and lakes in one layer).
+    LinesOrPolygons,
     Any,
 }
 
@@ -37,11 +41,16 @@ pub fn check(geometry: Geometry, expect: Expect) -> Checked {
         return Err("coordinates fall outside the Earth after reprojection (is the CRS right?)".into());
     }
     match (geometry, expect) {
-        (Geometry::MultiPolygon(polys), Expect::Polygons | Expect::Any) => check_polygons(polys),
-        (Geometry::MultiLineString(lines), Expect::Lines | Expect::Any) => check_lines(lines),
+        (Geometry::MultiPolygon(polys), Expect::Polygons | Expect::LinesOrPolygons | Expect::Any) => check_polygons(polys),
+        (Geometry::MultiLineString(lines), Expect::Lines | Expect::LinesOrPolygons | Expect::Any) => check_lines(lines),
         (g @ (Geometry::Point(_) | Geometry::MultiPoint(_)), Expect::Any) => Ok((g, vec![])),
+        (g @ Geometry::Point(_), Expect::Point) => Ok((g, vec![])),
+        (Geometry::MultiPoint(points), Expect::Point) if points.len() == 1 => Ok((Geometry::Point(points[0]), vec![])),
+        (Geometry::MultiPoint(points), Expect::Point) => Err(format!("expected one point, found {}", points.len())),
         (g, Expect::Polygons) => Err(format!("expected polygons, found {}", type_name(&g))),
         (g, Expect::Lines) => Err(format!("expected lines, found {}", type_name(&g))),
+        (g, Expect::Point) => Err(format!("expected a point, found {}", type_name(&g))),
+        (g, Expect::LinesOrPolygons) => Err(format!("expected lines or polygons, found {}", type_name(&g))),
     }
 }
 

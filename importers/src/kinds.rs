@@ -3,6 +3,7 @@
 //! normalised (utility types) and which are impossible (negative heights, absurd depths).
 
 use crate::attributes::FieldMap;
+use crate::classes;
 use crate::geometry::Expect;
 use formosa_store::{coerce, Geometry, LayerKind, NewFeature, Value};
 
@@ -11,6 +12,13 @@ pub const MAX_BUILDING_HEIGHT_M: f64 = 1000.0;
 pub const MAX_FLOORS: i64 = 200;
 pub const MAX_PIPE_DEPTH_M: f64 = 100.0;
 pub const MAX_PIPE_DIAMETER_MM: f64 = 10_000.0;
+/// Wider than this is a data error, not a road (the widest boulevards are about 100 m).
+pub const MAX_ROAD_WIDTH_M: f64 = 200.0;
+/// A shelter taking more people than this is a data error (the largest stadiums hold ~55,000).
+pub const MAX_SHELTER_CAPACITY: i64 = 100_000;
+
+/// Yes/no columns: 是/否, Y/N, true/false and 1/0 all read as 0 or 1.
+const FLAG_COLUMNS: [&str; 3] = ["oneway", "bridge", "tunnel"];
 
 #[derive(Debug, Clone)]
 pub struct KindSettings {
@@ -39,7 +47,9 @@ impl Default for KindSettings {
 pub fn expected_geometry(kind: LayerKind) -> Expect {
     match kind {
         LayerKind::Cadastral | LayerKind::Buildings => Expect::Polygons,
-        LayerKind::Pipelines => Expect::Lines,
+        LayerKind::Pipelines | LayerKind::Roads | LayerKind::Railways => Expect::Lines,
+        LayerKind::Water => Expect::LinesOrPolygons,
+        LayerKind::Pois | LayerKind::Shelters => Expect::Point,
         LayerKind::Vector | LayerKind::Incidents => Expect::Any,
     }
 }
@@ -81,6 +91,13 @@ pub fn build_feature(
         .iter()
         .zip(&map.columns)
         .map(|(c, src)| match src {
+            Some(i) if FLAG_COLUMNS.contains(&c.name) => {
+                let v = classes::flag(&fields[*i]);
+                if v.is_none() && !fields[*i].is_null() && !matches!(&fields[*i], Value::Text(t) if t.trim().is_empty()) {
+                    notes.push(format!("{} {:?} is not yes or no: left empty", c.name, fields[*i]));
+                }
+                v.map(Value::Integer).unwrap_or(Value::Null)
+            }
             Some(i) => {
                 let v = coerce(fields[*i].clone(), c.ty);
                 if v.is_null() && !fields[*i].is_null() && !matches!(&fields[*i], Value::Text(t) if t.trim().is_empty()) {
@@ -155,6 +172,58 @@ pub fn build_feature(
                 values[s] = Value::Text("in_service".into());
             }
         }
+        LayerKind::Roads => {
+            classify(&mut values[col("class")], "road", classes::road_class, &mut notes);
+            let w = col("width_m");
+            if let Some(width) = values[w].as_f64() {
+                if width <= 0.0 || width > MAX_ROAD_WIDTH_M {
+                    notes.push(format!("road width {width} m is impossible (allowed above 0, up to {MAX_ROAD_WIDTH_M} m): left empty"));
+                    values[w] = Value::Null;
+                }
+            }
+            for (name, default) in [("oneway", 0), ("bridge", 0), ("tunnel", 0), ("level", 0)] {
+                let c = col(name);
+                if values[c].is_null() {
+                    values[c] = Value::Integer(default);
+                }
+            }
+        }
+        LayerKind::Railways => {
+            classify(&mut values[col("class")], "railway", classes::railway_class, &mut notes);
+            for name in ["bridge", "tunnel"] {
+                let c = col(name);
+                if values[c].is_null() {
+                    values[c] = Value::Integer(0);
+                }
+            }
+        }
+        LayerKind::Water => classify(&mut values[col("class")], "water", classes::water_class, &mut notes),
+        LayerKind::Pois => classify(&mut values[col("class")], "landmark", classes::poi_class, &mut notes),
+        LayerKind::Shelters => {
+            if let Some(n) = values[col("capacity")].as_f64() {
+                if n < 0.0 || n > MAX_SHELTER_CAPACITY as f64 {
+                    return Err(format!("shelter capacity {n} is impossible (allowed 0..{MAX_SHELTER_CAPACITY} people)"));
+                }
+            }
+            let t = col("type");
+            if let Some(raw) = values[t].as_str().map(str::to_string) {
+                values[t] = match classes::shelter_type(&raw) {
+                    Some(kind) => Value::Text(kind.into()),
+                    None => {
+                        notes.push(format!("shelter type '{raw}' is neither indoor nor outdoor: left empty"));
+                        Value::Null
+                    }
+                };
+            }
+            let d = col("disasters");
+            if let Some(raw) = values[d].as_str().map(str::to_string) {
+                let (known, unknown) = classes::disasters(&raw);
+                if !unknown.is_empty() {
+                    notes.push(format!("disaster types not known, left out: {}", unknown.join(", ")));
+                }
+                values[d] = if known.is_empty() { Value::Null } else { Value::Text(known.join(",")) };
+            }
+        }
         LayerKind::Vector | LayerKind::Incidents => {}
     }
     let mut extra = serde_json::Map::new();
@@ -168,6 +237,19 @@ pub fn build_feature(
         extra.insert(field_names[i].clone(), v);
     }
     Ok((NewFeature { geometry, values, extra }, notes))
+}
+
+/// A class column normalised by `table`: a word it does not know is kept as `other` with
+/// a note saying what it was; no class at all is `other` too.
+fn classify(value: &mut Value, what: &str, table: fn(&str) -> Option<&'static str>, notes: &mut Vec<String>) {
+    let class = match value.as_str() {
+        Some(raw) => table(raw).unwrap_or_else(|| {
+            notes.push(format!("{what} class '{raw}' is not known: kept as other"));
+            "other"
+        }),
+        None => "other",
+    };
+    *value = Value::Text(class.into());
 }
 
 #[cfg(test)]
@@ -210,6 +292,33 @@ mod tests {
         assert_eq!(f.values[0], Value::Text("0512-0003".into()));
         assert_eq!(f.values[5], Value::Real(123.46));
         assert_eq!(f.extra["備註"], serde_json::json!("x"));
+    }
+
+    #[test]
+    fn roads_from_chinese_fields_and_an_unknown_class_kept_as_other() {
+        let names = ["道路名稱", "道路等級", "路寬", "單行道", "橋梁"];
+        let t = |s: &str| Value::Text(s.into());
+        let (f, notes) = build(LayerKind::Roads, &names, vec![t("信義路五段"), t("市區道路"), Value::Real(40.0), t("否"), t("是")]).unwrap();
+        // name, class, width_m, oneway, bridge, tunnel, level
+        assert_eq!(f.values, vec![t("信義路五段"), t("street"), Value::Real(40.0), Value::Integer(0), Value::Integer(1), Value::Integer(0), Value::Integer(0)]);
+        assert!(notes.is_empty(), "{notes:?}");
+        let (f, notes) = build(LayerKind::Roads, &names, vec![t("x"), t("天梯"), Value::Real(-3.0), t("maybe"), Value::Null]).unwrap();
+        assert_eq!(f.values[1], t("other"));
+        assert_eq!(f.values[2], Value::Null);
+        assert!(notes.iter().any(|n| n == "road class '天梯' is not known: kept as other"), "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("road width -3 m is impossible")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("oneway") && n.contains("not yes or no")), "{notes:?}");
+    }
+
+    #[test]
+    fn shelters_are_checked_and_their_disasters_normalised() {
+        let names = ["避難收容處所名稱", "預計收容人數", "避難收容處所地址", "類型", "適用災害類別"];
+        let t = |s: &str| Value::Text(s.into());
+        let (f, notes) = build(LayerKind::Shelters, &names, vec![t("信義國小"), Value::Integer(450), t("臺北市信義區松仁路158號"), t("室內"), t("水災、震災、土石流")]).unwrap();
+        assert_eq!(f.values, vec![t("信義國小"), Value::Integer(450), t("臺北市信義區松仁路158號"), t("indoor"), t("flood,earthquake,landslide")]);
+        assert!(notes.is_empty(), "{notes:?}");
+        let e = build(LayerKind::Shelters, &names, vec![t("x"), Value::Integer(-5), Value::Null, Value::Null, Value::Null]).unwrap_err();
+        assert_eq!(e, "shelter capacity -5 is impossible (allowed 0..100000 people)");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! one transaction. An import either lands whole or leaves the store as it was.
 
 pub mod attributes;
+pub mod classes;
 pub mod crs;
 pub mod geometry;
 pub mod imagery;

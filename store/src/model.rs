@@ -16,15 +16,26 @@ pub enum LayerKind {
     Pipelines,
     /// 建物: building footprints with heights.
     Buildings,
-    /// Any other base-map layer (admin boundaries, roads, water, landmarks).
+    /// Any other base-map layer (admin boundaries and whatever has no kind of its own).
     Vector,
+    /// 道路: road centrelines with name, class, width, one-way, bridge/tunnel, level.
+    Roads,
+    /// 軌道: railways and MRT (台鐵, 高鐵, 捷運) with bridge/tunnel.
+    Railways,
+    /// 水系: rivers and canals as lines, lakes, reservoirs and ponds as polygons.
+    Water,
+    /// 地標: schools, hospitals, fire stations, police, government, parks, stations…
+    Pois,
+    /// 避難收容處所: disaster shelters with capacity, address, type and disasters served.
+    Shelters,
     /// 災情通報: disaster reports written live by response apps (incidents, closures,
     /// damaged pipes), not imported.
     Incidents,
 }
 
 impl LayerKind {
-    pub const ALL: [LayerKind; 5] = [Self::Cadastral, Self::Pipelines, Self::Buildings, Self::Vector, Self::Incidents];
+    pub const ALL: [LayerKind; 10] =
+        [Self::Cadastral, Self::Pipelines, Self::Buildings, Self::Vector, Self::Incidents, Self::Roads, Self::Railways, Self::Water, Self::Pois, Self::Shelters];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -33,6 +44,11 @@ impl LayerKind {
             Self::Buildings => "buildings",
             Self::Vector => "vector",
             Self::Incidents => "incidents",
+            Self::Roads => "roads",
+            Self::Railways => "railways",
+            Self::Water => "water",
+            Self::Pois => "pois",
+            Self::Shelters => "shelters",
         }
     }
 
@@ -48,6 +64,11 @@ impl LayerKind {
             Self::Buildings => BUILDING_COLUMNS,
             Self::Vector => VECTOR_COLUMNS,
             Self::Incidents => INCIDENT_COLUMNS,
+            Self::Roads => ROAD_COLUMNS,
+            Self::Railways => RAILWAY_COLUMNS,
+            Self::Water => WATER_COLUMNS,
+            Self::Pois => POI_COLUMNS,
+            Self::Shelters => SHELTER_COLUMNS,
         }
     }
 
@@ -55,8 +76,9 @@ impl LayerKind {
     pub fn geometry_type_name(self) -> &'static str {
         match self {
             Self::Cadastral | Self::Buildings => "MULTIPOLYGON",
-            Self::Pipelines => "MULTILINESTRING",
-            Self::Vector | Self::Incidents => "GEOMETRY",
+            Self::Pipelines | Self::Roads | Self::Railways => "MULTILINESTRING",
+            Self::Pois | Self::Shelters => "POINT",
+            Self::Vector | Self::Incidents | Self::Water => "GEOMETRY",
         }
     }
 }
@@ -88,6 +110,24 @@ const PIPELINE_COLUMNS: &[Column] = &[
 const BUILDING_COLUMNS: &[Column] =
     &[Column::new("height_m", Real), Column::new("floors", Integer), Column::new("use", Text), Column::new("structure", Text), Column::new("name", Text)];
 const VECTOR_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text)];
+/// `oneway`, `bridge` and `tunnel` are 0/1; `level` is the vertical order (-1 under
+/// ground, 1 on a viaduct).
+const ROAD_COLUMNS: &[Column] = &[
+    Column::new("name", Text),
+    Column::new("class", Text),
+    Column::new("width_m", Real),
+    Column::new("oneway", Integer),
+    Column::new("bridge", Integer),
+    Column::new("tunnel", Integer),
+    Column::new("level", Integer),
+];
+const RAILWAY_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text), Column::new("bridge", Integer), Column::new("tunnel", Integer)];
+const WATER_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text)];
+const POI_COLUMNS: &[Column] = &[Column::new("name", Text), Column::new("class", Text), Column::new("address", Text)];
+/// `disasters`: the hazards served, comma-separated (flood, earthquake, landslide,
+/// tsunami, fire).
+const SHELTER_COLUMNS: &[Column] =
+    &[Column::new("name", Text), Column::new("capacity", Integer), Column::new("address", Text), Column::new("type", Text), Column::new("disasters", Text)];
 const INCIDENT_COLUMNS: &[Column] =
     &[Column::new("type", Text), Column::new("severity", Integer), Column::new("time", Text), Column::new("description", Text), Column::new("reporter", Text)];
 
