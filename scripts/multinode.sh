@@ -8,7 +8,7 @@
 #   scripts/multinode.sh down    stop everything (data stays in $MN_ROOT; `purge` deletes it)
 #
 # Settings (environment): MN_NODES (2), MN_PORT (balancer, 8080), MN_NODE_PORT (first
-# node, 18101), MN_PG_PORT (primary, 55440; the replica takes the next port), MN_ROOT
+# node, 18101), MN_PG_PORT (primary, 25440; the replica takes the next port), MN_ROOT
 # (/tmp/formosa-multinode), FORMOSA_BIN (target/release/formosa, built if missing),
 # FORMOSA_WRITE_TOKEN (writes through the balancer need it; default "multinode-token").
 # Needs PostgreSQL 15 + PostGIS and HAProxy (scripts/install-deps.sh --test installs them).
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 NODES="${MN_NODES:-2}"
 PORT="${MN_PORT:-8080}"
 NODE_PORT="${MN_NODE_PORT:-18101}"
-PG_PORT="${MN_PG_PORT:-55440}"
+PG_PORT="${MN_PG_PORT:-25440}"
 ROOT="${MN_ROOT:-/tmp/formosa-multinode}"
 TOKEN="${FORMOSA_WRITE_TOKEN:-multinode-token}"
 export FORMOSA_PG_ROOT="$ROOT/pg"

@@ -7,14 +7,17 @@
 #   scripts/postgis.sh remove [NAME]          stop and delete the cluster's files
 #   scripts/postgis.sh url [NAME] [PORT]      the superuser URL (database "postgres")
 # Clusters live in ${FORMOSA_PG_ROOT:-/tmp/formosa-pg}/NAME (default NAME "main",
-# PORT 55432). As root, the server runs as the "postgres" user (initdb refuses root).
+# PORT 25432). As root, the server runs as the "postgres" user (initdb refuses root).
+# Ports stay below Linux's ephemeral range (32768–60999): a server port in it can be
+# taken at that moment by some client socket's local port, and the cluster then fails
+# to start (seen once in a PostGIS re-run, "pg_ctl: could not start server").
 set -euo pipefail
 ROOT="${FORMOSA_PG_ROOT:-/tmp/formosa-pg}"
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [ -x "$BIN/initdb" ] || { echo "error: PostgreSQL server not installed (apt-get install postgresql-15-postgis-3)" >&2; exit 1; }
 cmd="${1:-start}"
 name="${2:-main}"
-port="${3:-55432}"
+port="${3:-25432}"
 dir="$ROOT/$name"
 
 as_pg() {
@@ -31,7 +34,7 @@ start_server() {
   # fsync stays on: the tests kill servers and count acknowledged writes.
   as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c wal_level=replica -c max_wal_senders=5 -c hot_standby=on -c shared_buffers=256MB" \
-    start >/dev/null
+    start >/dev/null || { echo "error: PostgreSQL cluster '$name' on port $port did not start; its log ($dir/log) ends:" >&2; tail -n 20 "$dir/log" >&2; return 1; }
 }
 
 case "$cmd" in

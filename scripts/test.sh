@@ -16,7 +16,7 @@
 #     the importers' attribute handling. A crash is kept in fuzz/artifacts/.
 #  5. The HTTP suites again (Rust integration tests that serve, the OGC pytest, the node
 #     tests) with the server on PostGIS, same assertions: scripts/postgis.sh starts a
-#     throwaway PostgreSQL cluster on 127.0.0.1:55432 and FORMOSA_TEST_POSTGIS points the
+#     throwaway PostgreSQL cluster on 127.0.0.1:25432 and FORMOSA_TEST_POSTGIS points the
 #     tests' store helpers at it (one fresh database per store). The PostGIS-only tests
 #     (publish round trip, refused imports, a database restart, two nodes) run there too.
 set -euo pipefail
@@ -51,7 +51,7 @@ for target in ogc_parsers import_attributes http_requests; do
     -max_total_time="${FORMOSA_FUZZ_SECONDS:-30}" -print_final_stats=0
 done
 # 5. On PostGIS. FORMOSA_REQUIRE_POSTGIS makes a missing server a failure, not a skip.
-pg_url="$(bash scripts/postgis.sh start main 55432)" || { status=$?; failed+=("postgis.sh start (exit $status)"); }
+pg_url="$(bash scripts/postgis.sh start main 25432)" || { status=$?; failed+=("postgis.sh start (exit $status)"); }
 if [ -n "${pg_url:-}" ]; then
   (
     export FORMOSA_TEST_POSTGIS="${pg_url%/postgres}" FORMOSA_REQUIRE_POSTGIS=1
@@ -62,7 +62,7 @@ if [ -n "${pg_url:-}" ]; then
     (cd web-viewer && node --test --test-concurrency=1 tests/) || { rc=$?; echo "FAILED on PostGIS: node tests (exit $rc)"; }
     exit $rc
   ) || { status=$?; failed+=("the PostGIS re-run (exit $status; its FAILED line above says which suite)"); }
-  bash scripts/postgis.sh stop main 55432
+  bash scripts/postgis.sh stop main 25432
 fi
 if [ "${#failed[@]}" -gt 0 ]; then
   printf 'FAILED: %s\n' "${failed[@]}"

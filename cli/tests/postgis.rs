@@ -180,7 +180,7 @@ fn post_incident(addr: &str, n: usize) -> Reply {
 #[test]
 fn a_node_rides_out_a_database_restart() {
     let Some(_) = postgis() else { return };
-    let cluster = Cluster { name: format!("restart-{}", std::process::id()), port: 55491 };
+    let cluster = Cluster { name: format!("restart-{}", std::process::id()), port: 25491 };
     cluster.script("start");
     let url = format!("postgresql://postgres@127.0.0.1:{}", cluster.port);
     let db = format!("{url}/restart");
@@ -289,13 +289,13 @@ fn serve_with(args: &[&str], dir: &Path) -> (std::process::Child, String) {
 fn a_replica_serves_reads_but_never_a_change_it_has_not_replayed() {
     let Some(_) = postgis() else { return };
     let id = std::process::id();
-    let primary = Cluster { name: format!("primary-{id}"), port: 55492 };
+    let primary = Cluster { name: format!("primary-{id}"), port: 25492 };
     primary.script("start");
     let p = format!("postgresql://postgres@127.0.0.1:{}", primary.port);
     psql_value(&format!("{p}/postgres"), "CREATE DATABASE formosa");
     let r = formosa_at(&format!("{p}/formosa"), &["import", "buildings", &fixture("buildings/buildings.shp")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let replica = Cluster { name: format!("replica-{id}"), port: 55493 };
+    let replica = Cluster { name: format!("replica-{id}"), port: 25493 };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgis.sh");
     let out = Command::new("bash").arg(&script).args(["replica", &replica.name, &replica.port.to_string(), &primary.port.to_string()]).output().unwrap();
     assert!(out.status.success(), "replica: {}", String::from_utf8_lossy(&out.stderr));
@@ -348,7 +348,7 @@ impl Deployment {
             .env("MN_NODES", "2")
             .env("MN_PORT", "18190")
             .env("MN_NODE_PORT", "18191")
-            .env("MN_PG_PORT", "55494")
+            .env("MN_PG_PORT", "25494")
             .env("FORMOSA_BIN", env!("CARGO_BIN_EXE_formosa"))
             .env("FORMOSA_WRITE_TOKEN", "t0ken")
             .output()
@@ -427,7 +427,7 @@ fn killing_a_node_behind_the_balancer_loses_no_acknowledged_write_and_fails_no_r
     assert!(failed.is_empty(), "{} of {reads} reads failed through the balancer: {:?}", failed.len(), &failed[..failed.len().min(5)]);
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() > 5, "{} writes acknowledged", acknowledged.len());
-    let primary = "postgresql://postgres@127.0.0.1:55494/formosa";
+    let primary = "postgresql://postgres@127.0.0.1:25494/formosa";
     for id in &acknowledged {
         assert_eq!(psql_value(primary, &format!("SELECT count(*) FROM incidents WHERE fid = {id}")), "1", "acknowledged write {id} is in the database");
         assert_eq!(http_get("127.0.0.1:18192", &format!("/ogcapi/collections/incidents/items/{id}")).status, 200, "the surviving node serves write {id}");
