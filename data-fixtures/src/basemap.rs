@@ -144,27 +144,36 @@ fn roads(grid: &Grid) -> Vec<RoadRecord> {
     out
 }
 
-fn write_roads(path: &Path, roads: &[RoadRecord]) -> Result<usize> {
+/// A line shapefile in EPSG:3826 with a cp950 DBF of `fields`; `write` fills it.
+fn write_cp950_lines(path: &Path, fields: &[Field], write: impl FnOnce(&mut FeatureWriter) -> Result<usize>) -> Result<usize> {
     let mut ds = gdalio::create_vector("ESRI Shapefile", path)?;
     let srs = gdalio::srs(3826)?;
-    let layer = ds.create_layer(LayerOptions { name: "roads", srs: Some(&srs), ty: OGRwkbGeometryType::wkbLineString, options: Some(&["ENCODING=CP950", DBF_DATE]) })?;
-    gdalio::create_fields(&layer, ROAD_FIELDS)?;
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("lines").to_string();
+    let layer = ds.create_layer(LayerOptions { name: &name, srs: Some(&srs), ty: OGRwkbGeometryType::wkbLineString, options: Some(&["ENCODING=CP950", DBF_DATE]) })?;
+    gdalio::create_fields(&layer, fields)?;
     let mut w = FeatureWriter::new(&layer)?;
-    let yes_no = |b: bool| if b { "是" } else { "否" };
-    for r in roads {
-        w.set_str(0, &r.name)?;
-        w.set_str(1, r.class)?;
-        w.set_f64(2, r.width);
-        w.set_str(3, yes_no(r.oneway))?;
-        w.set_str(4, yes_no(r.bridge))?;
-        w.set_str(5, yes_no(r.tunnel))?;
-        w.set_int(6, r.level);
-        w.set_geometry(Some(&Geom::LineString(r.points.clone())))?;
-        w.write()?;
-    }
+    let n = write(&mut w)?;
     drop(w);
     ds.close()?;
-    Ok(roads.len())
+    Ok(n)
+}
+
+fn write_roads(path: &Path, roads: &[RoadRecord]) -> Result<usize> {
+    write_cp950_lines(path, ROAD_FIELDS, |w| {
+        let yes_no = |b: bool| if b { "是" } else { "否" };
+        for r in roads {
+            w.set_str(0, &r.name)?;
+            w.set_str(1, r.class)?;
+            w.set_f64(2, r.width);
+            w.set_str(3, yes_no(r.oneway))?;
+            w.set_str(4, yes_no(r.bridge))?;
+            w.set_str(5, yes_no(r.tunnel))?;
+            w.set_int(6, r.level);
+            w.set_geometry(Some(&Geom::LineString(r.points.clone())))?;
+            w.write()?;
+        }
+        Ok(roads.len())
+    })
 }
 
 const RAIL_FIELDS: &[Field] = &[string("路線名稱", 40), string("類別", 12), string("橋梁", 2), string("隧道", 2)];
@@ -181,20 +190,15 @@ fn mrt(grid: &Grid) -> (Vec<Pt>, Vec<(String, Pt)>) {
 }
 
 fn write_railways(path: &Path, line: &[Pt]) -> Result<usize> {
-    let mut ds = gdalio::create_vector("ESRI Shapefile", path)?;
-    let srs = gdalio::srs(3826)?;
-    let layer = ds.create_layer(LayerOptions { name: "railways", srs: Some(&srs), ty: OGRwkbGeometryType::wkbLineString, options: Some(&["ENCODING=CP950", DBF_DATE]) })?;
-    gdalio::create_fields(&layer, RAIL_FIELDS)?;
-    let mut w = FeatureWriter::new(&layer)?;
-    w.set_str(0, "淡水信義線")?;
-    w.set_str(1, "捷運")?;
-    w.set_str(2, "否")?;
-    w.set_str(3, "是")?;
-    w.set_geometry(Some(&Geom::LineString(line.to_vec())))?;
-    w.write()?;
-    drop(w);
-    ds.close()?;
-    Ok(1)
+    write_cp950_lines(path, RAIL_FIELDS, |w| {
+        w.set_str(0, "淡水信義線")?;
+        w.set_str(1, "捷運")?;
+        w.set_str(2, "否")?;
+        w.set_str(3, "是")?;
+        w.set_geometry(Some(&Geom::LineString(line.to_vec())))?;
+        w.write()?;
+        Ok(1)
+    })
 }
 
 /// A GeoJSON FeatureCollection (RFC 7946, lon/lat to 7 decimals, ~1 cm) of `features`.

@@ -593,46 +593,40 @@ mod tests {
         assert_eq!(sum, (0..64).map(|i| i * 2).sum::<i32>());
     }
 
-    /// Heavy work never holds the last builder: a cheap job queued behind four slow heavy
-    /// ones is done while the first heavy one is still drawing.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn cheap_work_passes_heavy_work() {
+    /// How long a vector tile waits when it is asked while four jobs of `slow` work (300 ms
+    /// each) hold a 2-core pool.
+    async fn quick_job_wait_behind(slow: Work) -> Duration {
         let pool = pool(2);
-        let heavy = Work::new(BuildKind::Map, Class::Heavy);
-        let maps: Vec<_> = (0..4)
+        let busy: Vec<_> = (0..4)
             .map(|_| {
                 let pool = pool.clone();
-                tokio::spawn(async move { pool.run(heavy, |_| std::thread::sleep(Duration::from_millis(300))).await })
+                tokio::spawn(async move { pool.run(slow, |_| std::thread::sleep(Duration::from_millis(300))).await })
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(50)).await;
         let t = Instant::now();
         pool.run(Work::cheap(BuildKind::VectorTile), |_| ()).await.unwrap();
-        assert!(t.elapsed() < Duration::from_millis(200), "the cheap job waited {:?}", t.elapsed());
-        for m in maps {
-            m.await.unwrap().unwrap();
+        let waited = t.elapsed();
+        for b in busy {
+            b.await.unwrap().unwrap();
         }
+        waited
+    }
+
+    /// Heavy work never holds the last builder: a cheap job queued behind four slow heavy
+    /// ones is done while the first heavy one is still drawing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cheap_work_passes_heavy_work() {
+        let waited = quick_job_wait_behind(Work::new(BuildKind::Map, Class::Heavy)).await;
+        assert!(waited < Duration::from_millis(200), "the cheap job waited {waited:?}");
     }
 
     /// Drawn work never holds the quick lane: a vector tile asked after four slow WMTS
     /// tiles (a QGIS canvas) is made while they are still drawing.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn quick_work_passes_drawn_work() {
-        let pool = pool(2);
-        let drawn = Work::cheap(BuildKind::WmtsTile);
-        let renders: Vec<_> = (0..4)
-            .map(|_| {
-                let pool = pool.clone();
-                tokio::spawn(async move { pool.run(drawn, |_| std::thread::sleep(Duration::from_millis(300))).await })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let t = Instant::now();
-        pool.run(Work::cheap(BuildKind::VectorTile), |_| ()).await.unwrap();
-        assert!(t.elapsed() < Duration::from_millis(200), "the vector tile waited {:?}", t.elapsed());
-        for r in renders {
-            r.await.unwrap().unwrap();
-        }
+        let waited = quick_job_wait_behind(Work::cheap(BuildKind::WmtsTile)).await;
+        assert!(waited < Duration::from_millis(200), "the vector tile waited {waited:?}");
     }
 
     /// Within a class, clients take turns: a second client's one job is not queued behind
