@@ -37,9 +37,11 @@
 //!   on two cores a 4096² map held one core for seconds, and the surge's cheap work was
 //!   more than the other core could do.
 //! - Cheap work is admitted by the wait it can expect: the build times of queued and
-//!   running jobs in its lane (smoothed per kind) over the lane's builders. Past `max_queue_wait` a
-//!   request is refused at once (503, Retry-After: 1) rather than answered seconds late —
-//!   a map client asks again at its next pan, when the surge may have passed.
+//!   running jobs in its lane (smoothed per kind) over the lane's builders. Once that
+//!   has stayed past `max_queue_wait` for `overload_grace`, a request is refused at once
+//!   (503, Retry-After: 1) rather than answered seconds late — a map client asks again at
+//!   its next pan, when the surge may have passed. A burst shorter than the grace (a
+//!   map's first load) is queued: a refused tile is a hole the client never fills.
 
 use crate::metrics::BuildMetrics;
 pub use crate::work::{BuildKind, Class};
@@ -75,11 +77,14 @@ pub struct Limits {
     /// Longest a cheap job may expect to wait for a builder; beyond it the job is refused.
     /// `None`: queue up to `MAX_QUEUED` whatever the wait.
     pub max_queue_wait: Option<Duration>,
+    /// How long a lane's expected wait must have stayed over `max_queue_wait` before its
+    /// work is refused. Zero: at once.
+    pub overload_grace: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { heavy_pixels: 512 * 512, heavy_features: 50_000, max_queued_heavy: 64, max_heavy_per_client: 8, max_queue_wait: None }
+        Limits { heavy_pixels: 512 * 512, heavy_features: 50_000, max_queued_heavy: 64, max_heavy_per_client: 8, max_queue_wait: None, overload_grace: Duration::ZERO }
     }
 }
 
@@ -325,6 +330,8 @@ struct Queues {
     heavy_by_client: HashMap<IpAddr, usize>,
     /// Expected build time of the jobs queued or running, by lane (cheap lanes only).
     pending_ns: [u64; 3],
+    /// Since when each lane's expected wait has been over `max_queue_wait`, if it is.
+    over_since: [Option<Instant>; 3],
 }
 
 impl Queues {
@@ -497,8 +504,7 @@ impl Scheduler {
             return Err(BuildError::Busy { class: class.name(), waiting });
         }
         if class == Class::Cheap {
-            let expected_wait = Duration::from_nanos(q.pending_ns[lane.index()] / self.threads[lane.index()] as u64);
-            if limits.max_queue_wait.is_some_and(|max| expected_wait > max) {
+            if self.overloaded(&mut q, lane, &limits) {
                 drop(q);
                 self.metrics.refused(class, "expected_wait");
                 return Err(BuildError::Busy { class: class.name(), waiting });
@@ -519,6 +525,20 @@ impl Scheduler {
         drop(q);
         self.wake[lane.index()].notify_one();
         Ok(())
+    }
+
+    /// Whether a lane has expected a wait over `max_queue_wait` for longer than the grace:
+    /// then it refuses work. The clock starts when the wait first passes the limit and
+    /// stops when it falls back under it (`work`, as jobs finish).
+    fn overloaded(&self, q: &mut Queues, lane: Lane, limits: &Limits) -> bool {
+        let Some(max) = limits.max_queue_wait else { return false };
+        let expected_wait = Duration::from_nanos(q.pending_ns[lane.index()] / self.threads[lane.index()] as u64);
+        if expected_wait <= max {
+            q.over_since[lane.index()] = None;
+            return false;
+        }
+        let since = *q.over_since[lane.index()].get_or_insert_with(Instant::now);
+        since.elapsed() >= limits.overload_grace
     }
 
     /// A builder thread's life: take its lane's next job in turn, run it, account for it.
@@ -554,7 +574,11 @@ impl Scheduler {
             }
             let mut q = self.queues.lock().unwrap();
             match work.class {
-                Class::Cheap => q.pending_ns[lane.index()] = q.pending_ns[lane.index()].saturating_sub(estimate_ns),
+                Class::Cheap => {
+                    q.pending_ns[lane.index()] = q.pending_ns[lane.index()].saturating_sub(estimate_ns);
+                    let limits = *self.limits.read().unwrap();
+                    self.overloaded(&mut q, lane, &limits);
+                }
                 Class::Heavy => q.heavy_done(client),
             }
             drop(q);
@@ -722,6 +746,36 @@ mod tests {
         for r in running {
             r.await.unwrap().unwrap();
         }
+        assert_eq!(pool.run(tile, |_| 7).await.unwrap(), 7);
+    }
+
+    /// A burst is queued, sustained overload is shed: with a grace of 300 ms, work that
+    /// expects too long a wait is still taken while its lane has been over the limit for
+    /// less than that (a map's first load), and refused once the lane has stayed over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_is_queued_and_only_sustained_overload_is_refused() {
+        let metrics = Arc::new(BuildMetrics::detached());
+        let limits = Limits { max_queue_wait: Some(Duration::from_millis(70)), overload_grace: Duration::from_millis(300), ..Limits::default() };
+        let pool = Arc::new(Builders::new(2, limits, metrics.clone()));
+        let tile = Work::cheap(BuildKind::Terrain);
+        let slow = |pool: Arc<Builders>| tokio::spawn(async move { pool.run(tile, |_| std::thread::sleep(Duration::from_millis(100))).await });
+        slow(pool.clone()).await.unwrap().unwrap();
+        // Seven at once, 350 ms of work on two builders: a burst, every one answered.
+        let burst: Vec<_> = (0..7).map(|_| slow(pool.clone())).collect();
+        for b in burst {
+            b.await.unwrap().unwrap();
+        }
+        assert_eq!(metrics.refused_count(Class::Cheap, "expected_wait"), 0);
+        // Ten more keep the lane over the limit for 400 ms: after the grace, refused.
+        let long: Vec<_> = (0..10).map(|_| slow(pool.clone())).collect();
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let refused = pool.run(tile, |_| ()).await.unwrap_err();
+        assert!(matches!(refused, BuildError::Busy { class: "cheap", .. }), "{refused}");
+        assert_eq!(metrics.refused_count(Class::Cheap, "expected_wait"), 1);
+        for l in long {
+            l.await.unwrap().unwrap();
+        }
+        // Drained, the clock stops: taken again at once.
         assert_eq!(pool.run(tile, |_| 7).await.unwrap(), 7);
     }
 }

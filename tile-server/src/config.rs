@@ -63,6 +63,10 @@ pub struct ServerConfig {
     /// the build times of the work ahead of it; beyond it 503 with Retry-After rather than
     /// an answer seconds late. 0: no limit (queue up to 4,096 jobs).
     pub max_queue_wait_ms: u64,
+    /// How long, in milliseconds, the expected wait must have stayed over
+    /// `max_queue_wait_ms` before tiles are refused: a burst (a map's first load, a QGIS
+    /// canvas) is queued and answered; only sustained overload is shed.
+    pub overload_grace_ms: u64,
     /// Seeded PMTiles archives served at /archives/{name}/…: name → a file path, an
     /// http(s):// URL or s3://bucket/key (`[server.archives]`; `--archive NAME=SOURCE`
     /// adds or replaces one).
@@ -78,6 +82,7 @@ impl ServerConfig {
             max_queued_heavy: self.max_queued_heavy.max(1),
             max_heavy_per_client: self.max_heavy_per_client.max(1),
             max_queue_wait: (self.max_queue_wait_ms > 0).then(|| std::time::Duration::from_millis(self.max_queue_wait_ms)),
+            overload_grace: std::time::Duration::from_millis(self.overload_grace_ms),
         }
     }
 
@@ -111,6 +116,7 @@ impl Default for ServerConfig {
             max_queued_heavy: 64,
             max_heavy_per_client: 8,
             max_queue_wait_ms: 100,
+            overload_grace_ms: 1000,
             archives: BTreeMap::new(),
         }
     }
