@@ -21,14 +21,7 @@ const viewport = { width: 1024, height: 640 };
 const centre = [121.5620, 25.0335];
 
 const started = Date.now();
-// The pictures must be whole. The suite runs the debug binary, which draws a TWD97 WMTS
-// tile ten times slower than a release build: QGIS's canvas of some twenty tiles at once
-// then expects more than max_queue_wait_ms (100) and the expected-wait admission refuses
-// a few (503), which QGIS shows as magenta holes. Admission has its own tests
-// (cli/tests/fair_scheduling.rs, builders.rs); here every tile is queued.
-const config = path.join(out, 'screenshots-formosa.toml');
-writeFileSync(config, '[server]\nmax_queue_wait_ms = 0\n');
-const demo = await startDemo({ FORMOSA_CONFIG: config });
+const demo = await startDemo();
 const browser = await launchBrowser();
 const shot = (name) => path.join(out, name);
 const log = (what) => console.log(`${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
