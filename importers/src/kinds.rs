@@ -94,7 +94,7 @@ pub fn build_feature(
             Some(i) if FLAG_COLUMNS.contains(&c.name) => {
                 let v = classes::flag(&fields[*i]);
                 if v.is_none() && !fields[*i].is_null() && !matches!(&fields[*i], Value::Text(t) if t.trim().is_empty()) {
-                    notes.push(format!("{} {:?} is not yes or no: left empty", c.name, fields[*i]));
+                    notes.push(format!("{} {:?} is not yes or no: taken as no", c.name, fields[*i]));
                 }
                 v.map(Value::Integer).unwrap_or(Value::Null)
             }
@@ -181,21 +181,11 @@ pub fn build_feature(
                     values[w] = Value::Null;
                 }
             }
-            for (name, default) in [("oneway", 0), ("bridge", 0), ("tunnel", 0), ("level", 0)] {
-                let c = col(name);
-                if values[c].is_null() {
-                    values[c] = Value::Integer(default);
-                }
-            }
+            zero_if_empty(&mut values, &col, &["oneway", "bridge", "tunnel", "level"]);
         }
         LayerKind::Railways => {
             classify(&mut values[col("class")], "railway", classes::railway_class, &mut notes);
-            for name in ["bridge", "tunnel"] {
-                let c = col(name);
-                if values[c].is_null() {
-                    values[c] = Value::Integer(0);
-                }
-            }
+            zero_if_empty(&mut values, &col, &["bridge", "tunnel"]);
         }
         LayerKind::Water => classify(&mut values[col("class")], "water", classes::water_class, &mut notes),
         LayerKind::Pois => classify(&mut values[col("class")], "landmark", classes::poi_class, &mut notes),
@@ -237,6 +227,16 @@ pub fn build_feature(
         extra.insert(field_names[i].clone(), v);
     }
     Ok((NewFeature { geometry, values, extra }, notes))
+}
+
+/// Yes/no flags and levels nobody gave are 0: not a bridge, on the ground.
+fn zero_if_empty(values: &mut [Value], col: &dyn Fn(&str) -> usize, names: &[&str]) {
+    for name in names {
+        let v = &mut values[col(name)];
+        if v.is_null() {
+            *v = Value::Integer(0);
+        }
+    }
 }
 
 /// A class column normalised by `table`: a word it does not know is kept as `other` with

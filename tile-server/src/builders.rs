@@ -283,7 +283,6 @@ struct Job {
     work: Work,
     client: IpAddr,
     queued_at: Instant,
-    lane: Lane,
     /// Its expected build time, counted in `Queues::pending_ns` until it is done.
     estimate_ns: u64,
     cancelled: Arc<AtomicBool>,
@@ -429,7 +428,6 @@ impl Builders {
         let lane = Lane::of(&work);
         let job = Job {
             work,
-            lane,
             client: current_client(),
             queued_at: Instant::now(),
             estimate_ns: self.scheduler.estimates.nanos(work.kind),
@@ -493,7 +491,7 @@ fn lower_priority(nice: i32) {
 
 impl Scheduler {
     fn enqueue(&self, job: Job) -> Result<(), BuildError> {
-        let (class, lane) = (job.work.class, job.lane);
+        let (class, lane) = (job.work.class, Lane::of(&job.work));
         let limits = *self.limits.read().unwrap();
         let mut q = self.queues.lock().unwrap();
         let waiting = q.lanes[lane.index()].len;
@@ -576,8 +574,11 @@ impl Scheduler {
             match work.class {
                 Class::Cheap => {
                     q.pending_ns[lane.index()] = q.pending_ns[lane.index()].saturating_sub(estimate_ns);
-                    let limits = *self.limits.read().unwrap();
-                    self.overloaded(&mut q, lane, &limits);
+                    // A lane's overload clock stops once its wait is back under the limit.
+                    if q.over_since[lane.index()].is_some() {
+                        let limits = *self.limits.read().unwrap();
+                        self.overloaded(&mut q, lane, &limits);
+                    }
                 }
                 Class::Heavy => q.heavy_done(client),
             }
@@ -660,7 +661,6 @@ mod tests {
         let mut q = ClassQueue::default();
         let job = |ip: [u8; 4]| Job {
             work: Work::cheap(BuildKind::VectorTile),
-            lane: Lane::Quick,
             client: IpAddr::from(ip),
             queued_at: Instant::now(),
             estimate_ns: 0,
